@@ -1,0 +1,58 @@
+"""Reading and validating audio: the one place where bad audio is caught.
+
+Everything that enters the model passes through `prepare_waveform`: it downmixes to mono, converts integer
+PCM to float, resamples, and refuses empty or non-finite input with an error that names the input.
+"""
+
+import os
+
+import numpy as np
+import soundfile
+import soxr
+
+
+def prepare_waveform(
+    waveform, sampling_rate: int, target_sampling_rate: int, name: str = "audio"
+) -> np.ndarray:
+    """Return `waveform` as a finite mono float32 array at `target_sampling_rate`.
+
+    A 2-D array is taken as multichannel audio whose smaller axis is the channel axis (`(channels, samples)` or
+    `(samples, channels)`) and is averaged to mono. Integer PCM is scaled to [-1, 1).
+    """
+    if hasattr(waveform, "detach"):  # torch tensor, without importing torch here
+        waveform = waveform.detach().cpu().numpy()
+    array = np.asarray(waveform)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric waveform array, got dtype {array.dtype}.")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    array = array.astype(np.float32, copy=False)
+    if array.ndim == 2:
+        channel_axis = 0 if array.shape[0] <= array.shape[1] else 1
+        array = array.mean(axis=channel_axis)
+    elif array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D (mono) or 2-D (multichannel) waveform, got shape {array.shape}.")
+    if array.size == 0:
+        raise ValueError(f"{name}: the waveform is empty (zero samples).")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: the waveform contains NaN or infinite samples.")
+    if sampling_rate is None or int(sampling_rate) <= 0:
+        raise ValueError(f"{name}: a positive sampling_rate is required, got {sampling_rate!r}.")
+    if int(sampling_rate) != int(target_sampling_rate):
+        array = soxr.resample(array, int(sampling_rate), int(target_sampling_rate)).astype(np.float32, copy=False)
+    return array
+
+
+def load_audio(path: str | os.PathLike, target_sampling_rate: int) -> np.ndarray:
+    """Read an audio file as mono float32 at `target_sampling_rate`, with errors that name the file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Audio file not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"Audio file is empty (0 bytes): {path}")
+    try:
+        data, sampling_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises several types for unreadable input
+        raise ValueError(f"Could not read audio file {path}: {err}") from err
+    # soundfile gives (samples, channels): average the channels
+    return prepare_waveform(data.mean(axis=1), sampling_rate, target_sampling_rate, name=path)

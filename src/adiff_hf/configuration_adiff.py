@@ -1,0 +1,125 @@
+"""ADIFF configuration."""
+
+from transformers import AutoConfig, ClapAudioConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+# HTSAT exactly as ADIFF builds it (DESIGN §1-2): the values its code reads, not its yaml.
+ADIFF_HTSAT_DEFAULTS = {
+    "num_mel_bins": 64,
+    "spec_size": 256,
+    "window_size": 8,
+    "patch_size": 4,
+    "patch_stride": [4, 4],
+    "patch_embeds_hidden_size": 96,
+    "depths": [2, 2, 6, 2],
+    "num_attention_heads": [4, 8, 16, 32],
+    "hidden_size": 768,
+    "mlp_ratio": 4.0,
+    "qkv_bias": True,
+    "enable_fusion": False,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "drop_path_rate": 0.1,
+    "layer_norm_eps": 1e-5,
+}
+
+# The release's GPT-2 is GPT-2 base with a 512-position table.
+ADIFF_GPT2_DEFAULTS = {"n_positions": 512}
+
+
+class ADiffConfig(PreTrainedConfig):
+    r"""
+    Configuration of an ADIFF model: an HTSAT audio tower, a projection, two audio mappers, a text mapper, a
+    cross-projection and a causal language model that decodes from the resulting prefix.
+
+    `ADiffConfig()` with no arguments is the released ADIFF base model at full size.
+
+    Args:
+        audio_config (`ClapAudioConfig` or `dict`, *optional*):
+            The HTSAT audio tower (`ClapAudioModel`). Defaults to ADIFF's HTSAT.
+        text_config (`PreTrainedConfig` or `dict`, *optional*):
+            The language model. Defaults to GPT-2 base with 512 positions.
+        projection_dim (`int`, *optional*, defaults to 1024):
+            Output size of the audio projection (`linear1` -> GELU -> `linear2` + residual -> LayerNorm).
+        projection_dropout (`float`, *optional*, defaults to 0.5):
+            Dropout after `linear2` in the projection.
+        normalize_audio_embeds (`bool`, *optional*, defaults to `True`):
+            L2-normalise each projected audio embedding before the mappers.
+        audio_clip_length (`int`, *optional*, defaults to 40):
+            Number of tokens the linear layer of each audio mapper makes from one audio embedding.
+        prefix_length (`int`, *optional*, defaults to 40):
+            Number of learned constant tokens of each mapper, which is also the number of tokens each mapper outputs.
+        prompt_length (`int`, *optional*, defaults to 40):
+            Number of prompt tokens the text mapper reads (prompts are padded to this length).
+        mapper_num_layers (`int`, *optional*, defaults to 4):
+            Transformer layers in each audio mapper and in the text mapper.
+        mapper_num_heads (`int`, *optional*, defaults to 8):
+            Attention heads in the mappers.
+        mapper_mlp_ratio (`float`, *optional*, defaults to 2.0):
+            MLP width / model width in the mappers.
+        cross_num_layers (`int`, *optional*, defaults to 4):
+            Transformer layers of the cross-projection that mixes both audio prefixes and the text prefix.
+        cross_num_heads (`int`, *optional*, defaults to 4):
+            Attention heads of the cross-projection.
+        cross_mlp_ratio (`float`, *optional*, defaults to 2.0):
+            MLP width / model width of the cross-projection.
+        mapper_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout inside the mapper and cross-projection MLPs.
+        separator_token_id (`int`, *optional*, defaults to 50256):
+            Token whose embedding separates the two audio prefixes (GPT-2's `<|endoftext|>`).
+        prompt_pad_token_id (`int`, *optional*, defaults to 0):
+            Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
+
+    Example:
+
+    ```python
+    >>> from adiff_hf import ADiffConfig, ADiffForConditionalGeneration
+    >>> config = ADiffConfig()
+    >>> model = ADiffForConditionalGeneration(config)
+    ```
+    """
+
+    model_type = "adiff"
+    sub_configs_defaults = {
+        "audio_config": SubConfigSpec(config_class=ClapAudioConfig, init_kwargs=ADIFF_HTSAT_DEFAULTS),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="gpt2", init_kwargs=ADIFF_GPT2_DEFAULTS),
+    }
+
+    audio_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    projection_dim: int = 1024
+    projection_dropout: float = 0.5
+    normalize_audio_embeds: bool = True
+    audio_clip_length: int = 40
+    prefix_length: int = 40
+    prompt_length: int = 40
+    mapper_num_layers: int = 4
+    mapper_num_heads: int = 8
+    mapper_mlp_ratio: float = 2.0
+    cross_num_layers: int = 4
+    cross_num_heads: int = 4
+    cross_mlp_ratio: float = 2.0
+    mapper_dropout: float = 0.0
+    separator_token_id: int = 50256
+    prompt_pad_token_id: int = 0
+    tie_word_embeddings: bool = True
+
+    def __post_init__(self, **kwargs):
+        # A partial dict keeps ADIFF's values for what it leaves out (transformers would use the
+        # generic class defaults, e.g. HTSAT dropout 0.1, which is not the network ADIFF trained).
+        if isinstance(self.audio_config, dict):
+            audio = {**ADIFF_HTSAT_DEFAULTS, **self.audio_config}
+            if "hidden_size" not in self.audio_config:
+                audio["hidden_size"] = audio["patch_embeds_hidden_size"] * 2 ** (len(audio["depths"]) - 1)
+            self.audio_config = audio
+        if isinstance(self.text_config, dict) and self.text_config.get("model_type", "gpt2") == "gpt2":
+            self.text_config = {**ADIFF_GPT2_DEFAULTS, "model_type": "gpt2", **self.text_config}
+        super().__post_init__(**kwargs)
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        """Embeddings placed before the answer: audio 1, separator, audio 2, text."""
+        return 3 * self.prefix_length + 1
+
+
+__all__ = ["ADiffConfig"]

@@ -1,0 +1,118 @@
+"""ADIFF's audio front end: CLAP's log-mel feature extractor with ADIFF's values and input handling."""
+
+import numpy as np
+from transformers import ClapFeatureExtractor
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.utils import TensorType
+
+from .audio_io import prepare_waveform
+
+CROP_MODES = ("start", "center", "random")
+
+
+class ADiffFeatureExtractor(ClapFeatureExtractor):
+    r"""
+    ADIFF's front end: mono 32 kHz audio, exactly 10 s, 64-bin log-mel (n_fft 1024, hop 320, Hann window,
+    slaney mel filters from 50 Hz to 14 kHz, power spectrogram in dB without top-db clipping) -> 1001 x 64 frames.
+
+    It adds to [`ClapFeatureExtractor`], which computes the spectrogram:
+    - any number of channels (downmixed) and any sampling rate (resampled);
+    - clips shorter than 10 s are tiled and cut, like the release (`padding="repeat"`);
+    - clips longer than 10 s are cropped deterministically by default (`crop="start"` or `"center"`); the
+      release's random crop is `crop="random"`, meant for training.
+
+    Args:
+        crop (`str`, *optional*, defaults to `"start"`):
+            Where to cut clips longer than `max_length_s`: `"start"`, `"center"` or `"random"`.
+        Other arguments are those of [`ClapFeatureExtractor`], with ADIFF's values as defaults.
+    """
+
+    model_input_names = ["input_features"]
+
+    def __init__(
+        self,
+        feature_size: int = 64,
+        sampling_rate: int = 32_000,
+        hop_length: int = 320,
+        max_length_s: int = 10,
+        fft_window_size: int = 1024,
+        padding_value: float = 0.0,
+        return_attention_mask: bool = False,
+        frequency_min: float = 50,
+        frequency_max: float = 14_000,
+        top_db: int | None = None,
+        truncation: str = "rand_trunc",
+        padding: str = "repeat",
+        crop: str = "start",
+        **kwargs,
+    ):
+        if truncation == "fusion":
+            raise ValueError("ADIFF's HTSAT does not use feature fusion: truncation='fusion' is not supported.")
+        self._check_crop(crop)
+        super().__init__(
+            feature_size=feature_size,
+            sampling_rate=sampling_rate,
+            hop_length=hop_length,
+            max_length_s=max_length_s,
+            fft_window_size=fft_window_size,
+            padding_value=padding_value,
+            return_attention_mask=return_attention_mask,
+            frequency_min=frequency_min,
+            frequency_max=frequency_max,
+            top_db=top_db,
+            truncation=truncation,
+            padding=padding,
+            **kwargs,
+        )
+        self.crop = crop
+
+    @staticmethod
+    def _check_crop(crop: str) -> None:
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
+
+    def _crop(self, waveform: np.ndarray, crop: str) -> np.ndarray:
+        overflow = len(waveform) - self.nb_max_samples
+        if overflow <= 0:
+            return waveform
+        offset = {"start": 0, "center": overflow // 2}.get(crop)
+        if offset is None:  # "random", as the release does
+            offset = np.random.randint(0, overflow + 1)
+        return waveform[offset : offset + self.nb_max_samples]
+
+    def __call__(
+        self,
+        raw_speech,
+        sampling_rate: int | None = None,
+        crop: str | None = None,
+        return_tensors: str | TensorType | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """Featurise one waveform or a list of waveforms (1-D mono or 2-D multichannel arrays).
+
+        Args:
+            raw_speech: a waveform or a list of waveforms.
+            sampling_rate (`int`, *optional*): their sampling rate; defaults to the extractor's (32 kHz).
+            crop (`str`, *optional*): overrides `self.crop` for this call.
+            return_tensors (`str`, *optional*): `"pt"` or `"np"`.
+
+        Returns:
+            [`BatchFeature`] with `input_features` of shape `(batch, 1, frames, mel_bins)`.
+        """
+        crop = crop if crop is not None else self.crop
+        self._check_crop(crop)
+        rate = sampling_rate if sampling_rate is not None else self.sampling_rate
+        single = not isinstance(raw_speech, (list, tuple))
+        waveforms = [raw_speech] if single else list(raw_speech)
+        if not waveforms:
+            raise ValueError("raw_speech is an empty list: nothing to featurise.")
+        waveforms = [
+            self._crop(prepare_waveform(w, rate, self.sampling_rate, name=f"raw_speech[{i}]"), crop)
+            for i, w in enumerate(waveforms)
+        ]
+        features = super().__call__(waveforms, sampling_rate=self.sampling_rate, **kwargs)
+        features = BatchFeature({"input_features": np.asarray(features["input_features"], dtype=np.float32)})
+        return features.convert_to_tensors(return_tensors) if return_tensors is not None else features
+
+
+__all__ = ["ADiffFeatureExtractor"]

@@ -1,0 +1,449 @@
+"""ADIFF: explaining the difference between two audio clips in natural language.
+
+The computation, top to bottom (DESIGN §1):
+    log-mel (B, 2, T, F) --HTSAT (ClapAudioModel)--> clip embeddings --projection--> L2-normalised (B, 2, P)
+    audio 1 --audio_mapper_1--> 40 tokens, audio 2 --audio_mapper_2--> 40 tokens
+    prompt ids --LM embeddings--> text_mapper --> 40 tokens
+    [audio 1, separator, audio 2, text] --cross_projection--> 121-embedding prefix --LM--> explanation
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel, ClapAudioModel, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
+
+from .configuration_adiff import ADiffConfig
+
+
+@dataclass
+class ADiffModelOutputWithPast(BaseModelOutputWithPast):
+    r"""
+    prefix_embeds (`torch.FloatTensor` of shape `(batch_size, num_prefix_tokens, hidden_size)`, *optional*):
+        The prefix the language model reads before the answer, when it was computed in this call.
+    """
+
+    prefix_embeds: torch.FloatTensor | None = None
+
+
+@dataclass
+class ADiffCausalLMOutputWithPast(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor`, *optional*): mean cross-entropy over the labelled (answer) tokens.
+    logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, vocab_size)`).
+    past_key_values (`Cache`, *optional*): the language model's cache.
+    hidden_states, attentions: as returned by the language model when asked for.
+    prefix_embeds (`torch.FloatTensor`, *optional*): the prefix, when it was computed in this call.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    past_key_values: Cache | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    prefix_embeds: torch.FloatTensor | None = None
+
+
+class ADiffAudioProjection(nn.Module):
+    """`linear1` -> GELU -> `linear2` -> dropout, residual with `linear1`'s output, then LayerNorm."""
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float):
+        super().__init__()
+        self.linear1 = nn.Linear(in_dim, out_dim, bias=False)
+        self.linear2 = nn.Linear(out_dim, out_dim, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.layer_norm = nn.LayerNorm(out_dim)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        embed1 = self.linear1(hidden_states)
+        embed2 = self.dropout(self.linear2(F.gelu(embed1)))
+        return self.layer_norm(embed1 + embed2)
+
+
+class ADiffAttention(nn.Module):
+    """Multi-head self-attention with bias-free query and fused key/value projections (ClipCap's layout)."""
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"hidden size {dim} is not divisible by the number of heads {num_heads}")
+        self.num_heads = num_heads
+        self.to_queries = nn.Linear(dim, dim, bias=False)
+        self.to_keys_values = nn.Linear(dim, 2 * dim, bias=False)
+        self.project = nn.Linear(dim, dim)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        batch, length, dim = hidden_states.shape
+        head_dim = dim // self.num_heads
+        queries = self.to_queries(hidden_states).view(batch, length, self.num_heads, head_dim).transpose(1, 2)
+        keys_values = self.to_keys_values(hidden_states).view(batch, length, 2, self.num_heads, head_dim)
+        keys, values = keys_values.permute(2, 0, 3, 1, 4).unbind(0)
+        attended = F.scaled_dot_product_attention(queries, keys, values)
+        return self.project(attended.transpose(1, 2).reshape(batch, length, dim))
+
+
+class ADiffMLP(nn.Module):
+    def __init__(self, dim: int, hidden_dim: int, dropout: float):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.fc2(self.dropout(F.relu(self.fc1(hidden_states)))))
+
+
+class ADiffTransformerLayer(nn.Module):
+    """Pre-norm transformer layer."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = ADiffAttention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = ADiffMLP(dim, int(dim * mlp_ratio), dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = hidden_states + self.attn(self.norm1(hidden_states))
+        return hidden_states + self.mlp(self.norm2(hidden_states))
+
+
+class ADiffTransformer(nn.Module):
+    def __init__(self, dim: int, num_heads: int, num_layers: int, mlp_ratio: float, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            ADiffTransformerLayer(dim, num_heads, mlp_ratio, dropout) for _ in range(num_layers)
+        )
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            hidden_states = layer(hidden_states)
+        return hidden_states
+
+
+class ADiffMapper(nn.Module):
+    """Appends `prefix_length` learned tokens to its input tokens, runs a transformer, keeps the learned positions.
+
+    With `input_dim`, the input is one vector per example, first expanded by `linear` into `clip_length` tokens
+    (the audio mappers); without it, the input is already a token sequence (the text mapper).
+    """
+
+    def __init__(self, config: ADiffConfig, input_dim: int | None = None):
+        super().__init__()
+        dim = config.text_config.hidden_size
+        self.clip_length = config.audio_clip_length
+        if input_dim is not None:
+            self.linear = nn.Linear(input_dim, self.clip_length * dim)
+        self.prefix_const = nn.Parameter(torch.randn(config.prefix_length, dim))
+        self.transformer = ADiffTransformer(
+            dim, config.mapper_num_heads, config.mapper_num_layers, config.mapper_mlp_ratio, config.mapper_dropout
+        )
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "linear"):
+            inputs = self.linear(inputs).view(inputs.shape[0], self.clip_length, -1)
+        learned = self.prefix_const.unsqueeze(0).expand(inputs.shape[0], -1, -1).to(inputs.dtype)
+        hidden_states = self.transformer(torch.cat((inputs, learned), dim=1))
+        return hidden_states[:, inputs.shape[1] :]
+
+
+GPT2_SPACE_TOKEN_ID = 220
+
+
+def release_generation_defaults(config: ADiffConfig) -> dict:
+    """Decoding as the release does it: greedy, at most 300 new tokens, stopping at the first token of
+    `" <|endoftext|>"` (a lone space, 220, for GPT-2) or at the end token itself."""
+    end_id = config.text_config.eos_token_id
+    end_ids = end_id if isinstance(end_id, list) else [end_id if end_id is not None else config.separator_token_id]
+    if config.text_config.model_type == "gpt2":
+        end_ids = [GPT2_SPACE_TOKEN_ID, *end_ids]
+    return {
+        "do_sample": False,
+        "num_beams": 1,
+        "max_new_tokens": 300,
+        "eos_token_id": end_ids,
+        "pad_token_id": end_ids[-1],
+    }
+
+
+class ADiffPreTrainedModel(PreTrainedModel):
+    config_class = ADiffConfig
+    config: ADiffConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    input_modalities = ("audio", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["ADiffTransformerLayer", "ClapAudioLayer", "GPT2Block"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, ADiffMapper):
+            init.normal_(module.prefix_const, mean=0.0, std=1.0)  # the release draws them with torch.randn
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # `register_for_auto_class` records only the saved class; loading with trust_remote_code needs them all.
+        self.config.auto_map = {
+            "AutoConfig": "configuration_adiff.ADiffConfig",
+            "AutoModel": "modeling_adiff.ADiffModel",
+            "AutoModelForMultimodalLM": "modeling_adiff.ADiffForConditionalGeneration",
+            "AutoProcessor": "processing_adiff.ADiffProcessor",
+        }
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+class ADiffModel(ADiffPreTrainedModel):
+    """ADIFF without the language-modeling head: audio tower, projection, mappers, cross-projection and LM body."""
+
+    def __init__(self, config: ADiffConfig):
+        super().__init__(config)
+        self.audio_tower = ClapAudioModel._from_config(config.audio_config)
+        self.audio_projection = ADiffAudioProjection(
+            config.audio_config.hidden_size, config.projection_dim, config.projection_dropout
+        )
+        self.audio_mapper_1 = ADiffMapper(config, input_dim=config.projection_dim)
+        self.audio_mapper_2 = ADiffMapper(config, input_dim=config.projection_dim)
+        self.text_mapper = ADiffMapper(config)
+        dim = config.text_config.hidden_size
+        self.cross_projection = ADiffTransformer(
+            dim, config.cross_num_heads, config.cross_num_layers, config.cross_mlp_ratio, config.mapper_dropout
+        )
+        self.language_model = AutoModel.from_config(config.text_config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_audio_features(self, input_features: torch.Tensor) -> torch.Tensor:
+        """Projected (and, as configured, L2-normalised) clip embeddings.
+
+        Args:
+            input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`): the log-mel pairs.
+
+        Returns:
+            `torch.FloatTensor` of shape `(batch_size, 2, projection_dim)`.
+        """
+        if input_features.dim() != 4 or input_features.shape[1] != 2:
+            raise ValueError(
+                "input_features must have shape (batch_size, 2, frames, mel_bins), one pair per example; "
+                f"got {tuple(input_features.shape)}."
+            )
+        batch, pair, frames, bins = input_features.shape
+        clips = input_features.reshape(batch * pair, 1, frames, bins).to(self.audio_tower.dtype)
+        embeds = self.audio_projection(self.audio_tower(input_features=clips).pooler_output)
+        if self.config.normalize_audio_embeds:
+            # eps keeps a zero vector finite where the release divides by a zero norm
+            embeds = F.normalize(embeds, dim=-1)
+        return embeds.view(batch, pair, -1)
+
+    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features: torch.Tensor) -> torch.Tensor:
+        """The `(batch_size, num_prefix_tokens, hidden_size)` prefix the language model decodes from."""
+        if input_ids is None:
+            raise ValueError("input_ids (the prompt, as prepared by ADiffProcessor) are required with input_features.")
+        if input_ids.shape[1] != self.config.prompt_length:
+            raise ValueError(
+                f"the prompt must be exactly prompt_length={self.config.prompt_length} tokens (padded with "
+                f"{self.config.prompt_pad_token_id}); got {input_ids.shape[1]}. Prepare it with ADiffProcessor."
+            )
+        if input_ids.shape[0] != input_features.shape[0]:
+            raise ValueError(
+                f"{input_ids.shape[0]} prompts for {input_features.shape[0]} audio pairs: one prompt per pair."
+            )
+        audio = self.get_audio_features(input_features)
+        word_embeddings = self.get_input_embeddings()
+        audio_1 = self.audio_mapper_1(audio[:, 0])
+        audio_2 = self.audio_mapper_2(audio[:, 1])
+        text = self.text_mapper(word_embeddings(input_ids))
+        separator = word_embeddings(input_ids.new_full((input_ids.shape[0], 1), self.config.separator_token_id))
+        return self.cross_projection(torch.cat((audio_1, separator.to(audio_1.dtype), audio_2, text), dim=1))
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.FloatTensor | None = None,
+        answer_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        **kwargs,
+    ) -> ADiffModelOutputWithPast:
+        r"""
+        input_ids (`torch.LongTensor`):
+            With `input_features`: the prompt, `(batch_size, prompt_length)`, as made by [`ADiffProcessor`].
+            Without: tokens that continue a cached prefix (what `generate()` passes after the first step).
+        input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`, *optional*):
+            The two clips' log-mel spectrograms. Given, the prefix is computed and the language model reads it.
+        answer_ids (`torch.LongTensor` of shape `(batch_size, answer_length)`, *optional*):
+            Tokens placed after the prefix (teacher forcing).
+        """
+        prefix_embeds = None
+        if input_features is not None:
+            if inputs_embeds is not None:
+                raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
+            prefix_embeds = self.get_prefix_embeds(input_ids, input_features)
+            inputs_embeds = prefix_embeds
+            if answer_ids is not None:
+                answer_embeds = self.get_input_embeddings()(answer_ids).to(prefix_embeds.dtype)
+                inputs_embeds = torch.cat((prefix_embeds, answer_embeds), dim=1)
+            input_ids = None
+            attention_mask = None  # the release attends to the whole prefix and the answer, unpadded on the left
+        elif answer_ids is not None:
+            raise ValueError("answer_ids need input_features: they continue the audio prefix.")
+        outputs = self.language_model(
+            input_ids=input_ids,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            **kwargs,
+        )
+        return ADiffModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            prefix_embeds=prefix_embeds,
+        )
+
+
+class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
+    """ADIFF with its language-modeling head: explains how two audio clips differ, or captions them.
+
+    Example:
+
+    ```python
+    >>> import adiff_hf, transformers
+    >>> model = transformers.AutoModelForMultimodalLM.from_pretrained("path/to/converted/adiff")
+    >>> processor = transformers.AutoProcessor.from_pretrained("path/to/converted/adiff")
+    >>> inputs = processor(text=["explain the difference between the two audio in detail"],
+    ...                    audio=[("dog.wav", "cat.wav")], return_tensors="pt")
+    >>> ids = model.generate(**inputs)
+    >>> processor.batch_decode(ids, skip_special_tokens=True)
+    ```
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.language_model.wte.weight"}
+
+    def __init__(self, config: ADiffConfig):
+        super().__init__(config)
+        self.model = ADiffModel(config)
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        self.post_init()
+        self.generation_config.update(**release_generation_defaults(config))
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.lm_head = value
+
+    def get_audio_features(self, input_features: torch.Tensor) -> torch.Tensor:
+        return self.model.get_audio_features(input_features)
+
+    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features: torch.Tensor) -> torch.Tensor:
+        return self.model.get_prefix_embeds(input_ids, input_features)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        answer_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> ADiffCausalLMOutputWithPast:
+        r"""
+        input_ids, input_features, answer_ids: see [`ADiffModel.forward`].
+        labels (`torch.LongTensor` of shape `(batch_size, num_prefix_tokens + answer_length)`, *optional*):
+            Targets aligned with the language model's input (prefix, then answer), -100 on the prefix and on
+            padding, as made by `ADiffProcessor(..., answer=...)`. With `input_features` and no `answer_ids`, the
+            answer tokens fed to the model are read from `labels`.
+        """
+        num_prefix = self.config.num_prefix_tokens
+        if labels is not None and input_features is not None and answer_ids is None:
+            if labels.shape[1] <= num_prefix or (labels[:, :num_prefix] != -100).any():
+                raise ValueError(
+                    f"labels must cover the {num_prefix} prefix positions with -100 and then the answer tokens "
+                    f"(got shape {tuple(labels.shape)}); make them with ADiffProcessor(..., answer=...)."
+                )
+            answer_ids = labels[:, num_prefix:].masked_fill(labels[:, num_prefix:] < 0, self.config.prompt_pad_token_id)
+        outputs = self.model(
+            input_ids=input_ids,
+            input_features=input_features,
+            answer_ids=answer_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        if isinstance(logits_to_keep, int) and logits_to_keep > 0:
+            hidden_states = hidden_states[:, -logits_to_keep:]
+        elif isinstance(logits_to_keep, torch.Tensor):
+            hidden_states = hidden_states[:, logits_to_keep]
+        logits = self.lm_head(hidden_states)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
+            )
+        return ADiffCausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            prefix_embeds=outputs.prefix_embeds,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.FloatTensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs,
+    ):
+        """Explain the difference between each pair: [`~GenerationMixin.generate`] on the audio-and-prompt prefix.
+
+        The prefix is computed once per pair, before any beam or sample expansion; the returned sequences hold
+        only the new tokens (decode them with `ADiffProcessor.batch_decode`). Every decoding mode and argument of
+        `generate()` applies. Alternatively pass a precomputed prefix as `inputs_embeds`.
+        """
+        if input_features is not None:
+            if inputs_embeds is not None:
+                raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
+            inputs_embeds = self.get_prefix_embeds(input_ids, input_features)
+            attention_mask = None  # a prompt mask from a tokenizer does not describe the prefix
+        elif inputs_embeds is None:
+            raise ValueError("generate() needs input_features (and the prompt as input_ids) or a prefix as inputs_embeds.")
+        if attention_mask is None:
+            attention_mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+        return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+
+__all__ = ["ADiffPreTrainedModel", "ADiffModel", "ADiffForConditionalGeneration"]

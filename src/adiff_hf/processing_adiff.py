@@ -1,0 +1,167 @@
+"""ADIFF processor: audio pairs + prompts (+ answers) -> model inputs; generated ids -> text."""
+
+import os
+
+import numpy as np
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+
+from .audio_io import load_audio, prepare_waveform
+from .feature_extraction_adiff import ADiffFeatureExtractor
+
+END_OF_TEXT = " <|endoftext|>"
+
+
+def _is_single_audio(item) -> bool:
+    """One clip (a path, an array, a tensor or an `{"array", "sampling_rate"}` dict), as opposed to a pair."""
+    if isinstance(item, (str, os.PathLike, dict, np.ndarray)) or hasattr(item, "detach"):
+        return True
+    return isinstance(item, (list, tuple)) and len(item) > 0 and isinstance(item[0], (int, float, np.number))
+
+
+class ADiffProcessor(ProcessorMixin):
+    r"""
+    Prepares inputs for [`ADiffForConditionalGeneration`]: two audio clips and a prompt per example, and decodes
+    what the model generates.
+
+    Prompts are prepared exactly as the release does: `prompt + " <|endoftext|>"`, GPT-2-tokenised and padded to
+    `prompt_length` tokens with id `prompt_pad_token_id` (GPT-2's `"!"`, deliberately *not* made a special token,
+    so that decoding keeps real exclamation marks). A prompt that does not fit raises an error naming the limit.
+
+    Args:
+        feature_extractor ([`ADiffFeatureExtractor`]): the audio front end.
+        tokenizer ([`PreTrainedTokenizerBase`]): the language model's tokenizer (GPT-2's for the release).
+        prompt_length (`int`, *optional*, defaults to 40): tokens the model's text mapper reads.
+        num_prefix_tokens (`int`, *optional*, defaults to 121): embeddings the model places before the answer;
+            `labels` carry -100 there.
+        prompt_pad_token_id (`int`, *optional*, defaults to 0): the prompt padding id.
+        end_of_text (`str`, *optional*, defaults to `" <|endoftext|>"`): appended to prompts and answers.
+    """
+
+    attributes = ["feature_extractor", "tokenizer"]
+
+    def __init__(
+        self,
+        feature_extractor: ADiffFeatureExtractor | None = None,
+        tokenizer=None,
+        prompt_length: int = 40,
+        num_prefix_tokens: int = 121,
+        prompt_pad_token_id: int = 0,
+        end_of_text: str = END_OF_TEXT,
+        **kwargs,
+    ):
+        self.prompt_length = prompt_length
+        self.num_prefix_tokens = num_prefix_tokens
+        self.prompt_pad_token_id = prompt_pad_token_id
+        self.end_of_text = end_of_text
+        super().__init__(feature_extractor, tokenizer, **kwargs)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "input_features"]
+
+    def _load(self, clip, sampling_rate: int | None, name: str) -> np.ndarray:
+        target = self.feature_extractor.sampling_rate
+        if isinstance(clip, (str, os.PathLike)):
+            return load_audio(clip, target)
+        if isinstance(clip, dict):
+            if "array" not in clip or "sampling_rate" not in clip:
+                raise ValueError(f"{name}: an audio dict needs the keys 'array' and 'sampling_rate', got {list(clip)}.")
+            return prepare_waveform(clip["array"], clip["sampling_rate"], target, name=name)
+        return prepare_waveform(clip, sampling_rate if sampling_rate is not None else target, target, name=name)
+
+    def _tokenize(self, text: str, name: str) -> list[int]:
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a string, got {type(text).__name__}.")
+        if not text.rstrip().endswith(self.end_of_text.strip()):
+            text = text + self.end_of_text
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _prompt_ids(self, prompts: list[str]) -> list[list[int]]:
+        batch = []
+        for i, prompt in enumerate(prompts):
+            ids = self._tokenize(prompt, f"text[{i}]")
+            if len(ids) > self.prompt_length:
+                raise ValueError(
+                    f"text[{i}] is {len(ids)} tokens with the end marker; ADIFF reads at most prompt_length="
+                    f"{self.prompt_length} prompt tokens. Shorten the prompt: {prompt!r}"
+                )
+            batch.append(ids + [self.prompt_pad_token_id] * (self.prompt_length - len(ids)))
+        return batch
+
+    def _labels(self, answers: list[str], max_answer_length: int | None) -> list[list[int]]:
+        answer_ids = [self._tokenize(answer, f"answer[{i}]") for i, answer in enumerate(answers)]
+        if max_answer_length is not None:
+            answer_ids = [ids[:max_answer_length] for ids in answer_ids]
+        longest = max(len(ids) for ids in answer_ids)
+        return [[-100] * self.num_prefix_tokens + ids + [-100] * (longest - len(ids)) for ids in answer_ids]
+
+    def __call__(
+        self,
+        text: str | list[str] | None = None,
+        audio=None,
+        answer: str | list[str] | None = None,
+        sampling_rate: int | None = None,
+        crop: str | None = None,
+        max_answer_length: int | None = None,
+        return_tensors: str | None = "pt",
+        **kwargs,
+    ) -> BatchFeature:
+        """Prepare a batch.
+
+        Args:
+            text (`str` or `list[str]`): one prompt per pair, e.g. "explain the difference between the two audio
+                in detail" or "caption the first audio".
+            audio: one pair `(audio1, audio2)` or a list of pairs. Each clip is a file path, a 1-D (mono) or 2-D
+                (multichannel) array at `sampling_rate`, or `{"array": ..., "sampling_rate": ...}`.
+            answer (`str` or `list[str]`, *optional*): target explanations; adds `labels` for training.
+            sampling_rate (`int`, *optional*): rate of array inputs; defaults to the feature extractor's (32 kHz).
+            crop (`str`, *optional*): how to cut clips longer than 10 s (`"start"`, `"center"` or `"random"`).
+            max_answer_length (`int`, *optional*): truncate answers to this many tokens (end marker included).
+            return_tensors (`str`, *optional*, defaults to `"pt"`).
+
+        Returns:
+            [`BatchFeature`] with `input_ids` `(batch, prompt_length)`, `input_features` `(batch, 2, frames,
+            mel_bins)` and, with `answer`, `labels` `(batch, num_prefix_tokens + longest answer)`.
+        """
+        if text is None or audio is None:
+            raise ValueError("ADiffProcessor needs both `text` (one prompt per pair) and `audio` (the pairs).")
+        prompts = [text] if isinstance(text, str) else list(text)
+        if isinstance(audio, (list, tuple)) and audio and _is_single_audio(audio[0]):
+            pairs = [audio]  # one pair
+        else:
+            pairs = audio
+        if not isinstance(pairs, (list, tuple)) or not pairs:
+            raise ValueError("`audio` must be a pair (audio1, audio2) or a non-empty list of pairs.")
+        pairs = list(pairs)
+        if len(prompts) != len(pairs):
+            raise ValueError(f"Got {len(prompts)} prompts (`text`) for {len(pairs)} audio pairs: give one per pair.")
+        clips = []
+        for i, pair in enumerate(pairs):
+            if _is_single_audio(pair) or len(pair) != 2:
+                count = 1 if _is_single_audio(pair) else len(pair)
+                raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
+            clips += [self._load(clip, sampling_rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
+
+        features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
+        data = {
+            "input_ids": np.asarray(self._prompt_ids(prompts), dtype=np.int64),
+            "input_features": features.reshape(len(pairs), 2, *features.shape[2:]),
+        }
+        if answer is not None:
+            answers = [answer] if isinstance(answer, str) else list(answer)
+            if len(answers) != len(pairs):
+                raise ValueError(f"Got {len(answers)} answers for {len(pairs)} audio pairs: give one per pair.")
+            data["labels"] = np.asarray(self._labels(answers, max_answer_length), dtype=np.int64)
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+        """Decode generated ids into explanations (the model's outputs hold only new tokens)."""
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+        return [text.strip() for text in texts]
+
+    def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
+        return self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs).strip()
+
+
+__all__ = ["ADiffProcessor"]
