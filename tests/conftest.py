@@ -1,0 +1,78 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+TOKENIZER_DIR = SHARED / "tokenizers" / "gpt2"
+# Every variant of the original-code fixture that is present (tiny here; CI may hold more sizes).
+VARIANTS = sorted(p.parent for p in FIXTURES.glob("original_adiff_*/reference_outputs.json"))
+
+if not VARIANTS:
+    raise RuntimeError(f"No original ADIFF fixtures under {FIXTURES}: tests need ../shared beside the repository.")
+
+
+class Variant:
+    """One fixture directory: the original checkpoint, its waveforms and what the original code produced."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.checkpoint = next(directory.glob("*.pth"))
+        self.text_config = directory / "gpt2_config" / "config.json"
+        self.reference = json.loads((directory / "reference_outputs.json").read_text())
+        self.waveforms = np.load(directory / "waveforms_32k.npy")
+
+    def pair(self, index: int):
+        a, b = self.reference["pairs"][index]
+        return self.waveforms[a], self.waveforms[b]
+
+
+@pytest.fixture(scope="session", params=VARIANTS, ids=lambda p: p.name)
+def variant(request) -> Variant:
+    return Variant(request.param)
+
+
+@pytest.fixture(scope="session")
+def converted_dir(variant, tmp_path_factory) -> Path:
+    from adiff_hf.conversion import convert_checkpoint
+
+    out = tmp_path_factory.mktemp(f"converted_{variant.dir.name}")
+    convert_checkpoint(
+        variant.checkpoint, out, text_config=variant.text_config, tokenizer=TOKENIZER_DIR, log=lambda *a: None
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_and_processor(converted_dir):
+    import transformers
+
+    import adiff_hf  # noqa: F401  (registers the Auto classes)
+
+    model = transformers.AutoModelForMultimodalLM.from_pretrained(converted_dir).eval()
+    processor = transformers.AutoProcessor.from_pretrained(converted_dir)
+    return model, processor
+
+
+@pytest.fixture(scope="session")
+def processor():
+    from transformers import AutoTokenizer
+
+    from adiff_hf import ADiffFeatureExtractor, ADiffProcessor
+
+    return ADiffProcessor(ADiffFeatureExtractor(), AutoTokenizer.from_pretrained(TOKENIZER_DIR))
+
+
+def tone(frequency: float, seconds: float, rate: int = 32000, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def noise(seconds: float, rate: int = 32000, seed: int = 0, amplitude: float = 0.3) -> np.ndarray:
+    return (amplitude * np.random.default_rng(seed).standard_normal(int(seconds * rate))).astype(np.float32)

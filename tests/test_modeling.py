@@ -1,0 +1,169 @@
+"""Model behaviour: batching, every decoding mode, silence, the full-size configuration."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES, noise, tone
+from transformers import TextStreamer
+
+from adiff_hf import ADiffConfig, ADiffForConditionalGeneration, ADiffModel
+from adiff_hf.conversion import convert_state_dict
+
+PROMPTS = ["explain the difference between the two audio in detail", "caption the first audio"]
+
+
+@pytest.fixture(scope="module")
+def two_pairs(model_and_processor, variant):
+    _, processor = model_and_processor
+    return processor(text=PROMPTS, audio=[variant.pair(0), variant.pair(1)], sampling_rate=32000)
+
+
+def _one(inputs, i):
+    return {k: v[i : i + 1] for k, v in inputs.items()}
+
+
+def _strip(ids, pad=50256):
+    ids = ids.tolist()
+    while ids and ids[-1] == pad:
+        ids.pop()
+    return ids
+
+
+def test_batched_greedy_equals_one_at_a_time(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    batched = model.generate(**two_pairs, max_new_tokens=20)
+    for i in range(2):
+        alone = model.generate(**_one(two_pairs, i), max_new_tokens=20)
+        assert _strip(batched[i]) == _strip(alone[0])
+
+
+def test_beam_search_keeps_pairs_apart(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    kwargs = {"num_beams": 3, "max_new_tokens": 12, "return_dict_in_generate": True, "output_scores": True}
+    batched = model.generate(**two_pairs, **kwargs)
+    alone = [model.generate(**_one(two_pairs, i), **kwargs) for i in range(2)]
+    for i in range(2):
+        assert _strip(batched.sequences[i]) == _strip(alone[i].sequences[0])
+        torch.testing.assert_close(batched.sequences_scores[i], alone[i].sequences_scores[0], atol=1e-5, rtol=1e-5)
+    # the two pairs really are different problems: mixing them up would show in the scores
+    assert abs(alone[0].sequences_scores[0] - alone[1].sequences_scores[0]) > 1e-3
+
+
+def test_cache_changes_nothing(model_and_processor, two_pairs):
+    """The KV-cached loop gives the release's uncached tokens."""
+    model, _ = model_and_processor
+    cached = model.generate(**two_pairs, max_new_tokens=10)
+    uncached = model.generate(**two_pairs, max_new_tokens=10, use_cache=False)
+    assert torch.equal(cached, uncached)
+
+
+def test_sampling_and_num_return_sequences(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    torch.manual_seed(0)
+    sampled = model.generate(**two_pairs, do_sample=True, top_p=0.9, num_return_sequences=3, max_new_tokens=6)
+    assert sampled.shape[0] == 6
+    torch.manual_seed(0)
+    again = model.generate(**two_pairs, do_sample=True, top_p=0.9, num_return_sequences=3, max_new_tokens=6)
+    assert torch.equal(sampled, again)
+    beams = model.generate(**two_pairs, num_beams=3, num_return_sequences=2, max_new_tokens=6)
+    assert beams.shape[0] == 4
+
+
+def test_text_streamer_prints_the_decoded_text(model_and_processor, two_pairs, capsys):
+    model, processor = model_and_processor
+    ids = model.generate(**_one(two_pairs, 0), max_new_tokens=8, streamer=TextStreamer(processor.tokenizer))
+    printed = capsys.readouterr().out
+    assert printed.strip() == processor.tokenizer.decode(ids[0]).strip()
+
+
+def test_silence_gives_finite_outputs(model_and_processor):
+    model, processor = model_and_processor
+    silent = np.zeros(32000 * 3, dtype=np.float32)
+    inputs = processor(text=PROMPTS, audio=[(silent, silent), (silent, tone(440, 2))], sampling_rate=32000)
+    with torch.no_grad():
+        out = model(**inputs)
+    assert torch.isfinite(out.prefix_embeds).all() and torch.isfinite(out.logits).all()
+    assert model.generate(**inputs, max_new_tokens=4).shape[0] == 2
+
+
+def test_zero_audio_embedding_normalises_to_zero_not_nan():
+    """The release divides by the norm; a zero embedding must stay finite."""
+    embeds = torch.zeros(1, 4)
+    assert torch.equal(torch.nn.functional.normalize(embeds, dim=-1), embeds)
+
+
+def test_loss_ignores_padding_and_is_per_example_consistent(model_and_processor, variant):
+    model, processor = model_and_processor
+    answers = ["A short one.", "A much longer answer that needs many more tokens than the other."]
+    batch = processor(text=PROMPTS, audio=[variant.pair(0), variant.pair(1)], answer=answers, sampling_rate=32000)
+    with torch.no_grad():
+        logits = model(**batch).logits
+        for i in range(2):
+            alone = processor(text=PROMPTS[i], audio=variant.pair(i), answer=answers[i], sampling_rate=32000)
+            length = alone["labels"].shape[1]
+            torch.testing.assert_close(logits[i, :length], model(**alone).logits[0], atol=1e-4, rtol=1e-4)
+
+
+def test_bad_model_inputs_are_named(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    with pytest.raises(ValueError, match="input_features must have shape"):
+        model(input_ids=two_pairs["input_ids"], input_features=two_pairs["input_features"][:, 0])
+    with pytest.raises(ValueError, match="prompt_length"):
+        model(input_ids=two_pairs["input_ids"][:, :10], input_features=two_pairs["input_features"])
+    with pytest.raises(ValueError, match="needs input_features"):
+        model.generate(input_ids=two_pairs["input_ids"])
+    bad_labels = torch.zeros(2, model.config.num_prefix_tokens + 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="-100"):
+        model(**two_pairs, labels=bad_labels)
+
+
+def test_generate_from_precomputed_prefix(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    with torch.no_grad():
+        prefix = model.get_prefix_embeds(two_pairs["input_ids"], two_pairs["input_features"])
+    assert prefix.shape == (2, model.config.num_prefix_tokens, model.config.text_config.hidden_size)
+    assert torch.equal(model.generate(inputs_embeds=prefix, max_new_tokens=6), model.generate(**two_pairs, max_new_tokens=6))
+
+
+def test_default_config_is_the_full_size_release():
+    """ADiffConfig() has exactly the parameters of the released checkpoint (shapes in the fixtures)."""
+    shapes = json.loads((FIXTURES / "original_adiff_full_state_dict_shapes.json").read_text())
+    original = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
+    converted, dropped = convert_state_dict(original)
+    with torch.device("meta"):
+        model = ADiffForConditionalGeneration(ADiffConfig())
+    ours = model.state_dict()
+    expected_keys = {k for k in converted if k != "lm_head.weight"}  # tied to the word embeddings
+    ours_keys = {k for k in ours if not k.endswith("relative_position_index") and k != "lm_head.weight"}
+    assert ours_keys == expected_keys
+    for key in expected_keys:
+        assert tuple(ours[key].shape) == tuple(converted[key].shape), key
+    params = sum(p.numel() for p in model.parameters())
+    release = sum(math.prod(converted[k].shape) for k in expected_keys if "running_" not in k and "num_batches" not in k)
+    assert params == release == 292_082_072
+    assert sum(p.numel() for p in model.model.audio_tower.parameters()) == 27_534_488
+    assert model.model.language_model.config.n_positions == 512
+    assert dropped  # STFT/mel buffers, head and masks were dropped
+
+
+def test_base_model_returns_language_model_states(model_and_processor, two_pairs):
+    model, _ = model_and_processor
+    base = ADiffModel(model.config)
+    base.load_state_dict(model.model.state_dict())
+    base.eval()
+    with torch.no_grad():
+        out = base(**two_pairs)
+        full = model(**two_pairs)
+    assert out.last_hidden_state.shape[:2] == (2, model.config.num_prefix_tokens)
+    torch.testing.assert_close(model.lm_head(out.last_hidden_state), full.logits)
+
+
+def test_noise_and_tone_give_different_prefixes(model_and_processor):
+    model, processor = model_and_processor
+    inputs = processor(text=PROMPTS, audio=[(noise(2), tone(440, 2)), (tone(440, 2), noise(2))], sampling_rate=32000)
+    with torch.no_grad():
+        prefix = model.get_prefix_embeds(inputs["input_ids"], inputs["input_features"])
+    assert (prefix[0] - prefix[1]).abs().max() > 1e-3
