@@ -22,7 +22,9 @@ def main(argv=None) -> None:
         "--tokenizer", default="gpt2", help="GPT-2 tokenizer directory or Hub id (default: gpt2, from the local cache)"
     )
     parser.add_argument("--mapper-heads", type=int, default=8, help="attention heads of the mappers (release: 8)")
-    parser.add_argument("--cross-heads", type=int, default=4, help="attention heads of the cross-projection (release: 4)")
+    parser.add_argument(
+        "--cross-heads", type=int, default=4, help="attention heads of the cross-projection (release: 4)"
+    )
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     args = parser.parse_args(argv)
     convert_checkpoint(

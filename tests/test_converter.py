@@ -4,16 +4,18 @@ import json
 
 import pytest
 import torch
-from conftest import TOKENIZER_DIR
 from safetensors.torch import load_file
 
 from adiff_hf.conversion import check_mel_filters, convert_checkpoint, infer_config, load_original_state_dict
 from adiff_hf.feature_extraction_adiff import ADiffFeatureExtractor
+from conftest import TOKENIZER_DIR
 
 
 def test_sizes_are_inferred_from_the_tensors(variant):
     spec = variant.reference["variant"]
-    config = infer_config(load_original_state_dict(variant.checkpoint), text_config=json.loads(variant.text_config.read_text()))
+    config = infer_config(
+        load_original_state_dict(variant.checkpoint), text_config=json.loads(variant.text_config.read_text())
+    )
     assert config.audio_config.patch_embeds_hidden_size == spec["htsat"]["embed_dim"]
     assert list(config.audio_config.depths) == list(spec["htsat"]["depths"])
     assert list(config.audio_config.num_attention_heads) == list(spec["htsat"]["num_heads"])
@@ -32,7 +34,9 @@ def test_wrapped_checkpoints_convert_identically(variant, converted_dir, tmp_pat
         wrapped = {layout: original, "epoch": torch.tensor(3)}
     path = tmp_path / "wrapped.pth"
     torch.save(wrapped, path)
-    convert_checkpoint(path, tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR, log=lambda *a: None)
+    convert_checkpoint(
+        path, tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR, log=lambda *a: None
+    )
     ours, reference = load_file(tmp_path / "out" / "model.safetensors"), load_file(converted_dir / "model.safetensors")
     assert ours.keys() == reference.keys()
     assert all(torch.equal(ours[k], reference[k]) for k in ours)
@@ -40,7 +44,9 @@ def test_wrapped_checkpoints_convert_identically(variant, converted_dir, tmp_pat
 
 def test_converter_reports_what_it_dropped(variant, tmp_path):
     lines = []
-    convert_checkpoint(variant.checkpoint, tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR, log=lines.append)
+    convert_checkpoint(
+        variant.checkpoint, tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR, log=lines.append
+    )
     report = "\n".join(lines)
     for what in ("STFT / mel buffers", "classification head", "attention masks"):
         assert what in report
@@ -51,7 +57,9 @@ def test_unknown_keys_are_refused(variant, tmp_path):
     original["caption_decoder.mystery.weight"] = torch.zeros(3)
     torch.save(original, tmp_path / "odd.pth")
     with pytest.raises(ValueError, match="Unknown keys.*mystery"):
-        convert_checkpoint(tmp_path / "odd.pth", tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR)
+        convert_checkpoint(
+            tmp_path / "odd.pth", tmp_path / "out", text_config=variant.text_config, tokenizer=TOKENIZER_DIR
+        )
 
 
 def test_mel_filters_from_the_yaml_values_are_refused(variant):

@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, noise, tone
 from transformers import TextStreamer
 
 from adiff_hf import ADiffConfig, ADiffForConditionalGeneration, ADiffModel
 from adiff_hf.conversion import convert_state_dict
+from conftest import FIXTURES, noise, tone
 
 PROMPTS = ["explain the difference between the two audio in detail", "caption the first audio"]
 
@@ -125,7 +125,9 @@ def test_generate_from_precomputed_prefix(model_and_processor, two_pairs):
     with torch.no_grad():
         prefix = model.get_prefix_embeds(two_pairs["input_ids"], two_pairs["input_features"])
     assert prefix.shape == (2, model.config.num_prefix_tokens, model.config.text_config.hidden_size)
-    assert torch.equal(model.generate(inputs_embeds=prefix, max_new_tokens=6), model.generate(**two_pairs, max_new_tokens=6))
+    assert torch.equal(
+        model.generate(inputs_embeds=prefix, max_new_tokens=6), model.generate(**two_pairs, max_new_tokens=6)
+    )
 
 
 def test_default_config_is_the_full_size_release():
@@ -142,7 +144,9 @@ def test_default_config_is_the_full_size_release():
     for key in expected_keys:
         assert tuple(ours[key].shape) == tuple(converted[key].shape), key
     params = sum(p.numel() for p in model.parameters())
-    release = sum(math.prod(converted[k].shape) for k in expected_keys if "running_" not in k and "num_batches" not in k)
+    release = sum(
+        math.prod(converted[k].shape) for k in expected_keys if "running_" not in k and "num_batches" not in k
+    )
     assert params == release == 292_082_072
     assert sum(p.numel() for p in model.model.audio_tower.parameters()) == 27_534_488
     assert model.model.language_model.config.n_positions == 512

@@ -18,7 +18,7 @@ def test_audio_embeddings_match_original(model_and_processor, variant):
 def test_prefix_logits_and_greedy_match_original(model_and_processor, variant):
     model, processor = model_and_processor
     ref = variant.reference
-    for index, (text, expected) in enumerate(zip(ref["prompt_texts"], ref["examples"])):
+    for index, (text, expected) in enumerate(zip(ref["prompt_texts"], ref["examples"], strict=True)):
         inputs = processor(text=[text], audio=[variant.pair(index)], sampling_rate=ref["sampling_rate"])
         assert inputs["input_ids"][0].tolist() == ref["prompt_ids"][index]
         with torch.no_grad():

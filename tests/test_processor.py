@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import soundfile
-from conftest import noise, tone
 
 from adiff_hf import ADiffFeatureExtractor
+from conftest import noise, tone
 
 DETAIL = "explain the difference between the two audio in detail"
 
@@ -82,9 +82,7 @@ def test_short_clips_are_tiled_like_the_release():
     extractor = ADiffFeatureExtractor()
     clip = noise(3)
     tiled = np.tile(clip, 4)[: 32000 * 10]
-    np.testing.assert_allclose(
-        extractor(clip)["input_features"], extractor(tiled)["input_features"], atol=1e-6
-    )
+    np.testing.assert_allclose(extractor(clip)["input_features"], extractor(tiled)["input_features"], atol=1e-6)
 
 
 @pytest.mark.parametrize(

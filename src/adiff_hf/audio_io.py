@@ -11,9 +11,7 @@ import soundfile
 import soxr
 
 
-def prepare_waveform(
-    waveform, sampling_rate: int, target_sampling_rate: int, name: str = "audio"
-) -> np.ndarray:
+def prepare_waveform(waveform, sampling_rate: int, target_sampling_rate: int, name: str = "audio") -> np.ndarray:
     """Return `waveform` as a finite mono float32 array at `target_sampling_rate`.
 
     A 2-D array is taken as multichannel audio whose smaller axis is the channel axis (`(channels, samples)` or

@@ -194,7 +194,7 @@ def _convert_htsat_key(key: str, tensor: torch.Tensor) -> dict[str, torch.Tensor
         suffix = rest.removeprefix("attn.qkv.")
         return {
             f"{out}{block}attention.self.{name}.{suffix}": part
-            for name, part in zip(("query", "key", "value"), tensor.chunk(3, dim=0))
+            for name, part in zip(("query", "key", "value"), tensor.chunk(3, dim=0), strict=True)
         }
     for old, new in HTSAT_BLOCK_RENAMES.items():
         if rest.startswith(old):
@@ -229,11 +229,14 @@ def convert_checkpoint(
     missing, unexpected = model.load_state_dict(converted, strict=False)
     # relative-position indices are recomputed by ClapAudioModel; a tied head shares the embeddings
     missing = [
-        k for k in missing
+        k
+        for k in missing
         if not (k.endswith("relative_position_index") or (config.tie_word_embeddings and k == "lm_head.weight"))
     ]
     if missing or unexpected:
-        raise ValueError(f"Converted weights do not fit the model. Missing: {missing[:10]}; unexpected: {unexpected[:10]}")
+        raise ValueError(
+            f"Converted weights do not fit the model. Missing: {missing[:10]}; unexpected: {unexpected[:10]}"
+        )
     model.tie_weights()
     model.eval()
 

@@ -440,7 +440,9 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             inputs_embeds = self.get_prefix_embeds(input_ids, input_features)
             attention_mask = None  # a prompt mask from a tokenizer does not describe the prefix
         elif inputs_embeds is None:
-            raise ValueError("generate() needs input_features (and the prompt as input_ids) or a prefix as inputs_embeds.")
+            raise ValueError(
+                "generate() needs input_features (and the prompt as input_ids) or a prefix as inputs_embeds."
+            )
         if attention_mask is None:
             attention_mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
         return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
