@@ -24,7 +24,8 @@ class Variant:
     def __init__(self, directory: Path):
         self.dir = directory
         self.checkpoint = next(directory.glob("*.pth"))
-        self.text_config = directory / "gpt2_config" / "config.json"
+        text_config = directory / "gpt2_config" / "config.json"
+        self.text_config = text_config if text_config.exists() else None
         self.reference = json.loads((directory / "reference_outputs.json").read_text())
         self.waveforms = np.load(directory / "waveforms_32k.npy")
 
