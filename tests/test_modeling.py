@@ -171,3 +171,23 @@ def test_noise_and_tone_give_different_prefixes(model_and_processor):
     with torch.no_grad():
         prefix = model.get_prefix_embeds(inputs["input_ids"], inputs["input_features"])
     assert (prefix[0] - prefix[1]).abs().max() > 1e-3
+
+
+def test_backward_reaches_every_part_with_activation_checkpointing(converted_dir, variant):
+    import transformers
+
+    model = transformers.AutoModelForMultimodalLM.from_pretrained(converted_dir)
+    processor = transformers.AutoProcessor.from_pretrained(converted_dir)
+    batch = processor(
+        text=PROMPTS, audio=[variant.pair(0), variant.pair(1)], answer=["A tone.", "Noise."], sampling_rate=32000
+    )
+    model.train()
+    model.activation_checkpointing_enable()
+    loss = model(**batch).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+    for part in ("audio_tower", "audio_projection", "audio_mapper_1", "audio_mapper_2", "text_mapper"):
+        grads = [p.grad for p in getattr(model.model, part).parameters() if p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads), part
+    assert model.model.cross_projection.layers[0].gradient_checkpointing
+    assert model.lm_head.weight.grad is not None

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoModel, ClapAudioModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
 
 from .configuration_adiff import ADiffConfig
@@ -97,7 +98,7 @@ class ADiffMLP(nn.Module):
         return self.dropout(self.fc2(self.dropout(F.relu(self.fc1(hidden_states)))))
 
 
-class ADiffTransformerLayer(nn.Module):
+class ADiffTransformerLayer(GradientCheckpointingLayer):
     """Pre-norm transformer layer."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, dropout: float):
