@@ -89,10 +89,18 @@ def test_silence_gives_finite_outputs(model_and_processor):
     assert model.generate(**inputs, max_new_tokens=4).shape[0] == 2
 
 
-def test_zero_audio_embedding_normalises_to_zero_not_nan():
-    """The release divides by the norm; a zero embedding must stay finite."""
-    embeds = torch.zeros(1, 4)
-    assert torch.equal(torch.nn.functional.normalize(embeds, dim=-1), embeds)
+def test_zero_audio_embedding_stays_finite_through_the_model(model_and_processor, two_pairs):
+    """The release divides by the embedding's norm; a zero projected embedding must not become NaN."""
+    model, _ = model_and_processor
+    base = ADiffModel(model.config).eval()
+    base.load_state_dict(model.model.state_dict())
+    with torch.no_grad():
+        base.audio_projection.layer_norm.weight.zero_()
+        base.audio_projection.layer_norm.bias.zero_()  # every projected embedding is now exactly zero
+        audio = base.get_audio_features(two_pairs["input_features"])
+        prefix = base.get_prefix_embeds(two_pairs["input_ids"], two_pairs["input_features"])
+    assert torch.equal(audio, torch.zeros_like(audio))
+    assert torch.isfinite(prefix).all()
 
 
 def test_loss_ignores_padding_and_is_per_example_consistent(model_and_processor, variant):
