@@ -20,5 +20,9 @@ setup(
         "soundfile",
         "soxr",
     ],
-    extras_require={"dev": ["pytest", "ruff"]},
+    extras_require={
+        # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves
+        "train": ["datasets>=3", "accelerate>=1.1", "matplotlib"],
+        "dev": ["pytest", "ruff", "datasets>=3", "accelerate>=1.1", "matplotlib"],
+    },
 )

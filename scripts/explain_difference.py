@@ -8,15 +8,7 @@ import argparse
 import transformers
 
 import adiff_hf  # noqa: F401  (registers ADIFF with the Auto classes)
-
-PROMPTS = {
-    "few_words": "explain the difference between the two audio in few words",
-    "sentence": "explain the difference between the two audio in a sentence",
-    "detail": "explain the difference between the two audio in detail",
-    "caption_first": "caption the first audio",
-    "caption_second": "caption the second audio",
-    "caption_both": "caption both the audios",
-}
+from adiff_hf.prompts import TIER_PROMPTS
 
 
 def main(argv=None) -> None:
@@ -24,7 +16,7 @@ def main(argv=None) -> None:
     parser.add_argument("audio1")
     parser.add_argument("audio2")
     parser.add_argument("--model", required=True, help="model directory or Hub id")
-    parser.add_argument("--tier", choices=sorted(PROMPTS), default="detail")
+    parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
     parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=None)
@@ -32,7 +24,7 @@ def main(argv=None) -> None:
 
     model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
     processor = transformers.AutoProcessor.from_pretrained(args.model)
-    inputs = processor(text=args.prompt or PROMPTS[args.tier], audio=(args.audio1, args.audio2))
+    inputs = processor(text=args.prompt or TIER_PROMPTS[args.tier], audio=(args.audio1, args.audio2))
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens

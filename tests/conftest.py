@@ -77,3 +77,45 @@ def tone(frequency: float, seconds: float, rate: int = 32000, amplitude: float =
 
 def noise(seconds: float, rate: int = 32000, seed: int = 0, amplitude: float = 0.3) -> np.ndarray:
     return (amplitude * np.random.default_rng(seed).standard_normal(int(seconds * rate))).astype(np.float32)
+
+
+def make_tiny_adiff(directory, seed: int = 0, **overrides):
+    """Save a tiny trainable ADIFF (random weights) with the GPT-2 tokenizer; returns the directory.
+
+    Two choices make it behave like a model with pretrained backbones: HTSAT's input BatchNorm holds the statistics
+    of log-mel input (a random one, centred on 0 with unit variance, maps every clip to nearly the same embedding),
+    and the language model's weights are drawn wider than GPT-2's initialiser, so a prefix can move its outputs.
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    from adiff_hf import ADiffConfig, ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+
+    torch.manual_seed(seed)
+    config = ADiffConfig(
+        audio_config={"patch_embeds_hidden_size": 16, "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 2]},
+        text_config={"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 256, "initializer_range": 0.3},
+        **{
+            "projection_dim": 32,
+            "projection_dropout": 0.0,
+            "audio_clip_length": 8,
+            "prefix_length": 8,
+            "mapper_num_layers": 1,
+            "mapper_num_heads": 2,
+            "cross_num_layers": 1,
+            "cross_num_heads": 2,
+        }
+        | overrides,
+    )
+    model = ADiffForConditionalGeneration(config)
+    batch_norm = model.model.audio_tower.audio_encoder.batch_norm
+    batch_norm.running_mean.fill_(-60.0)
+    batch_norm.running_var.fill_(30.0**2)
+    processor = ADiffProcessor(
+        ADiffFeatureExtractor(),
+        AutoTokenizer.from_pretrained(TOKENIZER_DIR),
+        num_prefix_tokens=config.num_prefix_tokens,
+    )
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return Path(directory)

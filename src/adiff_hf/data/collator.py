@@ -1,0 +1,48 @@
+"""Batches of training examples -> model inputs, through the processor (audio read, resampled and featurised here)."""
+
+from dataclasses import dataclass
+
+from transformers.feature_extraction_utils import BatchFeature
+
+from ..processing_adiff import ADiffProcessor
+
+
+@dataclass
+class ADiffDataCollator:
+    """Collate `(filepath1, filepath2, prompt, answer)` examples for `Trainer`.
+
+    Audio is read from the paths, downmixed, resampled and turned into log-mels by the processor; clips longer than
+    10 s are cut as `crop` says (`"random"` for training, `"start"` for evaluation). Labels cover the answer tokens
+    and the end marker only (-100 on the prefix and on padding).
+
+    Args:
+        processor ([`ADiffProcessor`]): prepares the batch.
+        max_answer_length (`int`, *optional*): answer tokens kept (end marker included); tier-3 answers need ~300.
+        crop (`str`, defaults to `"random"`): how to cut long clips.
+        with_answers (`bool`, defaults to `True`): `False` gives prompt-only batches for `generate()`.
+    """
+
+    processor: ADiffProcessor
+    max_answer_length: int | None = None
+    crop: str = "random"
+    with_answers: bool = True
+
+    def __call__(self, examples: list[dict]) -> BatchFeature:
+        missing = [key for key in ("filepath1", "filepath2", "prompt") if key not in examples[0]]
+        if missing or (self.with_answers and "answer" not in examples[0]):
+            raise KeyError(
+                f"ADiffDataCollator needs filepath1, filepath2, prompt and answer in each example; missing "
+                f"{missing or ['answer']} (build them with build_training_examples; Trainer needs "
+                "remove_unused_columns=False)."
+            )
+        return self.processor(
+            text=[e["prompt"] for e in examples],
+            audio=[(e["filepath1"], e["filepath2"]) for e in examples],
+            answer=[e["answer"] for e in examples] if self.with_answers else None,
+            crop=self.crop,
+            max_answer_length=self.max_answer_length,
+            return_tensors="pt",
+        )
+
+
+__all__ = ["ADiffDataCollator"]

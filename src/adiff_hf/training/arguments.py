@@ -1,0 +1,142 @@
+"""Command-line arguments of the three-stage recipe: model, data, stages, and `TrainingArguments` with our defaults."""
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+from .stages import STAGE_DEFAULTS
+
+
+@dataclass
+class ModelArguments:
+    """Where training starts: a saved ADIFF model (converted release or trained), or fresh backbones."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "A converted release checkpoint or a saved adiff_hf model (directory or Hub id)."},
+    )
+    audio_encoder: str | None = field(
+        default=None,
+        metadata={
+            "help": "Fresh start: a ClapAudioModel or ClapModel directory whose audio tower becomes the encoder. "
+            "Without it (and without --model_name_or_path) the HTSAT is randomly initialised."
+        },
+    )
+    text_decoder: str | None = field(
+        default=None, metadata={"help": "Fresh start: a GPT-2-family causal LM directory (weights and config)."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Fresh start: tokenizer directory (defaults to --text_decoder)."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Fresh start: JSON of ADiffConfig fields, e.g. '{\"mapper_num_layers\": 2}'."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Difference CSVs (ACD/CLD schema), their audio, prompts and collation."""
+
+    train_csv: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Training CSVs (taskname, filepath1, filepath2, caption1, caption2, input, answer)."},
+    )
+    validation_csv: list[str] = field(
+        default_factory=list, metadata={"help": "Validation CSVs, for teacher-forced loss and sample generations."}
+    )
+    audio_root: str | None = field(
+        default=None, metadata={"help": "Directory the CSVs' file paths start from (default: each CSV's folder)."}
+    )
+    missing_audio: str = field(
+        default="error",
+        metadata={"help": "'error' stops naming the first missing file; 'skip' drops those rows and counts them."},
+    )
+    prompts_file: str | None = field(
+        default=None,
+        metadata={"help": "prompts.json with WORD/SENTENCE/DETAIL/FIRST/SECOND/BOTH paraphrase pools."},
+    )
+    paraphrase_prompts: bool = field(
+        default=True, metadata={"help": "Draw training prompts from the paraphrase pools (else the CSV's input)."}
+    )
+    max_answer_length: int = field(
+        default=300, metadata={"help": "Answer tokens kept, end marker included (tier-3 answers need ~300)."}
+    )
+    crop: str = field(default="random", metadata={"help": "How training cuts clips over 10 s: random/start/center."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use at most this many training rows."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use at most this many validation rows."})
+    num_generation_samples: int = field(
+        default=4, metadata={"help": "Validation pairs explained with greedy decoding at each evaluation (0: none)."}
+    )
+    generation_max_new_tokens: int = field(default=64, metadata={"help": "Token limit of those sample generations."})
+
+
+def _stage_field(stage: int, help_text: str, default=None):
+    return field(default=default, metadata={"help": f"Stage {stage}: {help_text}"})
+
+
+def _join(values) -> str:
+    return ",".join(values)
+
+
+@dataclass
+class StageArguments:
+    """Which stages run and what each trains. Defaults are this project's, not the ADIFF paper's numbers."""
+
+    stage: int | None = field(default=None, metadata={"help": "Run one stage (1, 2 or 3)."})
+    stages: str | None = field(
+        default=None, metadata={"help": "Run stages in sequence, e.g. '1,2,3'; each starts from the previous output."}
+    )
+    stage1_trainable: str = _stage_field(1, "components that train.", _join(STAGE_DEFAULTS[1]["trainable"]))
+    stage2_trainable: str = _stage_field(2, "components that train.", _join(STAGE_DEFAULTS[2]["trainable"]))
+    stage3_trainable: str = _stage_field(
+        3, "components that train (add audio_tower to tune HTSAT too).", _join(STAGE_DEFAULTS[3]["trainable"])
+    )
+    stage1_tiers: str = _stage_field(1, "difference tiers used.", _join(STAGE_DEFAULTS[1]["tiers"]))
+    stage2_tiers: str = _stage_field(2, "difference tiers used.", _join(STAGE_DEFAULTS[2]["tiers"]))
+    stage3_tiers: str = _stage_field(3, "difference tiers used.", _join(STAGE_DEFAULTS[3]["tiers"]))
+    stage1_caption_ratio: float = _stage_field(
+        1, "position-captioning examples per difference example.", STAGE_DEFAULTS[1]["caption_ratio"]
+    )
+    stage2_caption_ratio: float = _stage_field(
+        2, "position-captioning examples per difference example.", STAGE_DEFAULTS[2]["caption_ratio"]
+    )
+    stage3_caption_ratio: float = _stage_field(
+        3, "position-captioning examples per difference example.", STAGE_DEFAULTS[3]["caption_ratio"]
+    )
+    stage1_learning_rate: float | None = _stage_field(1, "learning rate (default: --learning_rate).")
+    stage2_learning_rate: float | None = _stage_field(2, "learning rate (default: --learning_rate).")
+    stage3_learning_rate: float | None = _stage_field(3, "learning rate (default: --learning_rate / 10).")
+    stage1_epochs: float | None = _stage_field(1, "epochs (default: --num_train_epochs).")
+    stage2_epochs: float | None = _stage_field(2, "epochs (default: --num_train_epochs).")
+    stage3_epochs: float | None = _stage_field(3, "epochs (default: --num_train_epochs).")
+
+    def stage_list(self) -> list[int]:
+        if (self.stage is None) == (self.stages is None):
+            raise ValueError("Give exactly one of --stage N or --stages 1,2,3.")
+        stages = [self.stage] if self.stage is not None else [int(s) for s in self.stages.split(",") if s.strip()]
+        if not stages or any(s not in STAGE_DEFAULTS for s in stages):
+            raise ValueError(f"Stages must be among 1, 2, 3; got {stages}.")
+        return stages
+
+    def get(self, stage: int, name: str):
+        return getattr(self, f"stage{stage}_{name}")
+
+
+@dataclass
+class ADiffTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with defaults from the nearest public recipe by ADIFF's author (Mellow: lr 1e-3, cosine
+    schedule, weight decay 1e-4, gradient clipping 0.5). They are defaults to adjust, not the paper's values.
+    `output_dir` holds one sub-directory per stage."""
+
+    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate of stages 1-2."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay."})
+    max_grad_norm: float = field(default=0.5, metadata={"help": "Gradient clipping norm."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep the path/prompt/answer columns: the collator reads them."}
+    )
+    logging_steps: float = field(default=10, metadata={"help": "Log the loss every N steps."})
+
+
+__all__ = ["ADiffTrainingArguments", "DataArguments", "ModelArguments", "StageArguments"]
