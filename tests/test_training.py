@@ -244,3 +244,36 @@ def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
     assert processor.num_prefix_tokens == model.config.num_prefix_tokens
     with pytest.raises(ValueError, match="--text_decoder"):
         build_model_from_backbones(ModelArguments())
+
+
+def test_resuming_a_finished_run_skips_its_stages(three_stages, toy, tiny_model):
+    before = {s: (three_stages / f"stage{s}" / "model.safetensors").stat().st_mtime_ns for s in (1, 2, 3)}
+    result = _run(
+        [sys.executable, SCRIPT, "--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stages", "1,2,3"]
+        + ["--output_dir", three_stages, "--resume_from_checkpoint", "last", *COMMON]
+    )
+    assert all(f"Stage {s} is complete" in result.stderr for s in (1, 2, 3))
+    assert before == {s: (three_stages / f"stage{s}" / "model.safetensors").stat().st_mtime_ns for s in (1, 2, 3)}
+
+
+def _main(argv):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_adiff", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main([str(a) for a in argv])
+
+
+def test_argument_errors_are_clear(toy, tiny_model, tmp_path):
+    base = ["--model_name_or_path", tiny_model, "--output_dir", tmp_path, "--use_cpu"]
+    with pytest.raises(ValueError, match="--train_csv is required"):
+        _main([*base, "--stage", "1"])
+    with pytest.raises(ValueError, match="exactly one of --stage N or --stages"):
+        _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stages", "1,2"])
+    with pytest.raises(ValueError, match=r"Stages must be among 1, 2, 3; got \[1, 4\]"):
+        _main([*base, "--train_csv", toy["train"], "--stages", "1,4"])
+    with pytest.raises(ValueError, match=r"--stage1_trainable: unknown components \['mapper'\]"):
+        _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stage1_trainable", "mapper"])
+    with pytest.raises(ValueError, match=r"Unknown tiers \['short'\]"):
+        _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stage1_tiers", "short"])

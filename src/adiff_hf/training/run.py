@@ -147,7 +147,10 @@ def run_stage(
     collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop)
 
     callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
-    if eval_set is not None and data_args.num_generation_samples > 0:
+    sharded = bool(args.fsdp) or args.deepspeed is not None
+    if sharded and data_args.num_generation_samples > 0:
+        logger.warning("Sample generations are off under FSDP/DeepSpeed: the weights are sharded across processes.")
+    if eval_set is not None and data_args.num_generation_samples > 0 and not sharded:
         samples = [eval_set[i] for i in range(min(data_args.num_generation_samples, len(eval_set)))]
         callbacks.append(
             GenerationSamplesCallback(
