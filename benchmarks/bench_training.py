@@ -20,21 +20,12 @@ from transformers import AutoTokenizer, TrainerCallback
 
 from adiff_hf import ADiffConfig, ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
 from adiff_hf.data import ADiffDataCollator, build_training_examples, load_difference_csv, make_toy_difference_data
+from adiff_hf.testing_utils import tiny_adiff_config
 from adiff_hf.training import STAGE_DEFAULTS, ADiffTrainer, ADiffTrainingArguments, set_trainable_components
 
 CONFIGS = {
-    "tiny": {
-        "audio_config": {"patch_embeds_hidden_size": 16, "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 2]},
-        "text_config": {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 256},
-        "projection_dim": 32,
-        "audio_clip_length": 8,
-        "prefix_length": 8,
-        "mapper_num_layers": 1,
-        "mapper_num_heads": 2,
-        "cross_num_layers": 1,
-        "cross_num_heads": 2,
-    },
-    "full": {},  # ADiffConfig(): the released size, 292M parameters
+    "tiny": tiny_adiff_config,  # ~2M parameters
+    "full": ADiffConfig,  # the released size, 292M parameters
 }
 
 
@@ -103,7 +94,7 @@ def main() -> None:
         examples = build_training_examples(load_difference_csv(csvs["train"]), caption_ratio=0.2, seed=0)
         for name in args.configs:
             torch.manual_seed(0)
-            config = ADiffConfig(**CONFIGS[name])
+            config = CONFIGS[name]()
             model = ADiffForConditionalGeneration(config)
             processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
             rows = []

@@ -89,24 +89,11 @@ def make_tiny_adiff(directory, seed: int = 0, **overrides):
     import torch
     from transformers import AutoTokenizer
 
-    from adiff_hf import ADiffConfig, ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+    from adiff_hf import ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+    from adiff_hf.testing_utils import tiny_adiff_config
 
     torch.manual_seed(seed)
-    config = ADiffConfig(
-        audio_config={"patch_embeds_hidden_size": 16, "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 2]},
-        text_config={"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 256, "initializer_range": 0.3},
-        **{
-            "projection_dim": 32,
-            "projection_dropout": 0.0,
-            "audio_clip_length": 8,
-            "prefix_length": 8,
-            "mapper_num_layers": 1,
-            "mapper_num_heads": 2,
-            "cross_num_layers": 1,
-            "cross_num_heads": 2,
-        }
-        | overrides,
-    )
+    config = tiny_adiff_config(text_config={"initializer_range": 0.3}, **({"projection_dropout": 0.0} | overrides))
     model = ADiffForConditionalGeneration(config)
     batch_norm = model.model.audio_tower.audio_encoder.batch_norm
     batch_norm.running_mean.fill_(-60.0)

@@ -210,15 +210,14 @@ def test_two_process_ddp(toy, tiny_model, tmp_path):
 def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
     import shutil
 
-    from transformers import AutoTokenizer, ClapAudioConfig, ClapAudioModel, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer, ClapAudioModel, GPT2Config, GPT2LMHeadModel
 
+    from adiff_hf.testing_utils import tiny_adiff_config
     from adiff_hf.training import ModelArguments, build_model_from_backbones
     from conftest import TOKENIZER_DIR
 
     torch.manual_seed(0)
-    audio = ClapAudioModel(
-        ClapAudioConfig(patch_embeds_hidden_size=16, depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2])
-    )
+    audio = ClapAudioModel(tiny_adiff_config().audio_config)
     audio.save_pretrained(tmp_path / "audio")
     lm = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, n_positions=256))
     lm.save_pretrained(tmp_path / "lm")

@@ -1,0 +1,28 @@
+"""Small configurations for tests, benchmarks and smoke runs (random weights; nothing here is a released size)."""
+
+from .configuration_adiff import ADiffConfig
+
+
+def tiny_adiff_config(**overrides) -> ADiffConfig:
+    """A ~2M-parameter ADIFF (mostly GPT-2's 50,257-token embedding table) that trains in seconds on a CPU.
+
+    Keyword arguments override ADiffConfig fields; `audio_config` / `text_config` dicts are merged into the tiny
+    ones.
+    """
+    audio = {"patch_embeds_hidden_size": 16, "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 2]}
+    text = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 256}
+    fields = {
+        "projection_dim": 32,
+        "audio_clip_length": 8,
+        "prefix_length": 8,
+        "mapper_num_layers": 1,
+        "mapper_num_heads": 2,
+        "cross_num_layers": 1,
+        "cross_num_heads": 2,
+    }
+    audio |= overrides.pop("audio_config", {})
+    text |= overrides.pop("text_config", {})
+    return ADiffConfig(audio_config=audio, text_config=text, **(fields | overrides))
+
+
+__all__ = ["tiny_adiff_config"]
