@@ -200,3 +200,30 @@ def test_backward_reaches_every_part_with_activation_checkpointing(converted_dir
         assert grads and any(g.abs().sum() > 0 for g in grads), part
     assert model.model.cross_projection.layers[0].gradient_checkpointing
     assert model.lm_head.weight.grad is not None
+
+
+def test_spec_augment_only_while_the_audio_tower_trains():
+    from adiff_hf.modeling_adiff import drop_stripes
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    torch.manual_seed(0)
+    features = torch.randn(2, 1, 1001, 64) * 20 - 40
+    no_drop_path = {"audio_config": {"drop_path_rate": 0.0}}  # so SpecAugment is the only randomness in training
+    tower = ADiffForConditionalGeneration(tiny_adiff_config(**no_drop_path)).model.audio_tower
+    for training, differs in ((False, False), (True, True)):
+        tower.train(training)
+        with torch.no_grad():
+            first, second = (tower(input_features=features).pooler_output for _ in range(2))
+        assert (not torch.equal(first, second)) == differs
+    off = ADiffForConditionalGeneration(
+        tiny_adiff_config(spec_augment_time_stripes=0, spec_augment_freq_stripes=0, **no_drop_path)
+    ).model.audio_tower.train()
+    with torch.no_grad():
+        assert torch.equal(off(input_features=features).pooler_output, off(input_features=features).pooler_output)
+
+    # the release's widths: 2 time stripes of at most 63 frames, 2 mel stripes of at most 7 bins, per example
+    ones = torch.ones(64, 64, 1001, 1)
+    time_zeroed = (drop_stripes(ones, 2, 2, 64)[:, 0, :, 0] == 0).sum(dim=1)
+    freq_zeroed = (drop_stripes(ones, 1, 2, 8)[:, :, 0, 0] == 0).sum(dim=1)
+    assert time_zeroed.max() <= 126 and freq_zeroed.max() <= 14
+    assert time_zeroed.float().std() > 0 and (time_zeroed > 0).any()  # drawn per example

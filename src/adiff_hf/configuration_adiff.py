@@ -69,6 +69,12 @@ class ADiffConfig(PreTrainedConfig):
             Token whose embedding separates the two audio prefixes (GPT-2's `<|endoftext|>`).
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
+        spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
+        defaults to 64), spec_augment_freq_stripes (`int`, *optional*, defaults to 2), spec_augment_freq_width
+        (`int`, *optional*, defaults to 8):
+            SpecAugment as the release's HTSAT applies it while its audio tower is in training mode: stripes of
+            up to `width - 1` frames / mel bins of the normalised log-mel are zeroed. 0 stripes turns it off. It
+            never applies in eval mode (inference, or a frozen audio tower during training).
 
     Example:
 
@@ -102,6 +108,10 @@ class ADiffConfig(PreTrainedConfig):
     mapper_dropout: float = 0.0
     separator_token_id: int = 50256
     prompt_pad_token_id: int = 0
+    spec_augment_time_stripes: int = 2
+    spec_augment_time_width: int = 64
+    spec_augment_freq_stripes: int = 2
+    spec_augment_freq_width: int = 8
     tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):

@@ -50,6 +50,35 @@ class ADiffCausalLMOutputWithPast(ModelOutput):
     prefix_embeds: torch.FloatTensor | None = None
 
 
+def drop_stripes(features: torch.Tensor, dim: int, stripes: int, width: int) -> torch.Tensor:
+    """Zero `stripes` random bands of up to `width - 1` positions along `dim`, drawn per example (SpecAugment)."""
+    keep = torch.ones_like(features)
+    size = features.shape[dim]
+    for example in range(features.shape[0]):
+        for _ in range(stripes):
+            length = int(torch.randint(0, width, ()))
+            start = int(torch.randint(0, max(size - length, 1), ()))
+            keep[example].narrow(dim - 1, start, min(length, size - start)).zero_()
+    return features * keep
+
+
+class ADiffSpecAugment(nn.Module):
+    """SpecAugment on HTSAT's normalised log-mel `(batch, mel_bins, frames, 1)`, as the release applies it in
+    training mode. Hooked onto the audio tower's input BatchNorm; no parameters."""
+
+    def __init__(self, config: ADiffConfig):
+        super().__init__()
+        self.time = (config.spec_augment_time_stripes, config.spec_augment_time_width)
+        self.freq = (config.spec_augment_freq_stripes, config.spec_augment_freq_width)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        features = drop_stripes(features, 2, *self.time)
+        return drop_stripes(features, 1, *self.freq)
+
+    def hook(self, batch_norm: nn.Module, args, output: torch.Tensor) -> torch.Tensor:
+        return self(output) if batch_norm.training else output
+
+
 class ADiffAudioProjection(nn.Module):
     """`linear1` -> GELU -> `linear2` -> dropout, residual with `linear1`'s output, then LayerNorm."""
 
@@ -208,6 +237,8 @@ class ADiffModel(ADiffPreTrainedModel):
     def __init__(self, config: ADiffConfig):
         super().__init__(config)
         self.audio_tower = ClapAudioModel._from_config(config.audio_config)
+        self.spec_augment = ADiffSpecAugment(config)
+        self.audio_tower.audio_encoder.batch_norm.register_forward_hook(self.spec_augment.hook)
         self.audio_projection = ADiffAudioProjection(
             config.audio_config.hidden_size, config.projection_dim, config.projection_dropout
         )
