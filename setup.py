@@ -9,6 +9,8 @@ setup(
     license="MIT",
     package_dir={"": "src"},
     packages=find_packages("src"),
+    # the evaluate module is a script loaded by path, not an importable package
+    package_data={"adiff_hf.metrics": ["caption_metrics/*.py"]},
     python_requires=">=3.10",
     install_requires=[
         # torch is not pinned here: on CPU-only machines install the local CPU wheel first (see README).
@@ -23,6 +25,8 @@ setup(
     extras_require={
         # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves
         "train": ["datasets>=3", "accelerate>=1.1", "matplotlib"],
-        "dev": ["pytest", "ruff", "datasets>=3", "accelerate>=1.1", "matplotlib"],
+        # evaluation: coco-caption's metrics (pycocoevalcap's jars need Java) as an `evaluate` module
+        "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
+        "dev": ["pytest", "ruff", "datasets>=3", "accelerate>=1.1", "matplotlib", "evaluate>=0.4", "pycocoevalcap>=1.2"],
     },
 )
