@@ -10,7 +10,8 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     # the evaluate module is a script loaded by path, not an importable package
-    package_data={"adiff_hf.metrics": ["caption_metrics/*.py"]},
+    package_data={"adiff_hf.metrics": ["caption_metrics/*.py"], "adiff_hf.model_card": ["template.md"]},
+    entry_points={"console_scripts": ["adiff-hf=adiff_hf.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
         # torch is not pinned here: on CPU-only machines install the local CPU wheel first (see README).
@@ -21,12 +22,28 @@ setup(
         "numpy",
         "soundfile",
         "soxr",
+        "pyyaml",
+        "tqdm",
+        # `adiff-hf explain --plot`, loss curves
+        "matplotlib",
     ],
     extras_require={
         # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves
         "train": ["datasets>=3", "accelerate>=1.1", "matplotlib"],
         # evaluation: coco-caption's metrics (pycocoevalcap's jars need Java) as an `evaluate` module
         "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
-        "dev": ["pytest", "ruff", "datasets>=3", "accelerate>=1.1", "matplotlib", "evaluate>=0.4", "pycocoevalcap>=1.2"],
+        # serving: the Gradio demo (app.py)
+        "demo": ["gradio>=5", "matplotlib"],
+        "dev": [
+            "pytest",
+            "ruff",
+            "datasets>=3",
+            "accelerate>=1.1",
+            "matplotlib",
+            "evaluate>=0.4",
+            "pycocoevalcap>=1.2",
+            "gradio>=5",
+            "playwright",
+        ],
     },
 )

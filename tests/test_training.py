@@ -134,16 +134,15 @@ def test_answers_are_read_from_the_audio(three_stages, toy):
 
 KILLER = """
 import os, signal, sys
-from transformers import HfArgumentParser, TrainerCallback
-from adiff_hf.training import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments, run_stages
+from transformers import TrainerCallback
+from adiff_hf.cli import train_main
 
 class KillAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == int(os.environ["KILL_AT_STEP"]):
             os.kill(os.getpid(), signal.SIGKILL)  # no clean-up: a machine that goes away
 
-parser = HfArgumentParser((ModelArguments, DataArguments, StageArguments, ADiffTrainingArguments))
-run_stages(*parser.parse_args_into_dataclasses(sys.argv[1:]), callbacks=[KillAt()])
+train_main(sys.argv[1:], callbacks=[KillAt()])
 """
 
 
@@ -256,12 +255,9 @@ def test_resuming_a_finished_run_skips_its_stages(three_stages, toy, tiny_model)
 
 
 def _main(argv):
-    import importlib.util
+    from adiff_hf.cli import train_main
 
-    spec = importlib.util.spec_from_file_location("train_adiff", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main([str(a) for a in argv])
+    return train_main([str(a) for a in argv])
 
 
 def test_argument_errors_are_clear(toy, tiny_model, tmp_path):

@@ -1,7 +1,7 @@
 """adiff-hf: ADIFF (explaining audio difference in natural language) for Hugging Face Transformers.
 
 Importing the package registers ADIFF with the Auto classes: `AutoConfig`, `AutoModel`,
-`AutoModelForMultimodalLM`, `AutoFeatureExtractor` and `AutoProcessor`.
+`AutoModelForMultimodalLM`, `AutoFeatureExtractor` and `AutoProcessor`, and the `"audio-difference"` pipeline task.
 """
 
 from transformers import (
@@ -11,10 +11,12 @@ from transformers import (
     AutoModelForMultimodalLM,
     AutoProcessor,
 )
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_adiff import ADiffConfig
 from .feature_extraction_adiff import ADiffFeatureExtractor
 from .modeling_adiff import ADiffForConditionalGeneration, ADiffModel, ADiffPreTrainedModel
+from .pipeline_adiff import AudioDifferencePipeline
 from .processing_adiff import ADiffProcessor
 
 __version__ = "0.1.0"
@@ -32,6 +34,13 @@ ADiffModel.register_for_auto_class("AutoModel")
 ADiffFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 ADiffProcessor.register_for_auto_class("AutoProcessor")
 
+PIPELINE_REGISTRY.register_pipeline(
+    "audio-difference",
+    pipeline_class=AudioDifferencePipeline,
+    pt_model=AutoModelForMultimodalLM,
+    type="multimodal",
+)
+
 __all__ = [
     "ADiffConfig",
     "ADiffFeatureExtractor",
@@ -39,4 +48,5 @@ __all__ = [
     "ADiffModel",
     "ADiffPreTrainedModel",
     "ADiffProcessor",
+    "AudioDifferencePipeline",
 ]

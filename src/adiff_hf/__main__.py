@@ -1,0 +1,5 @@
+"""`python -m adiff_hf ...` is `adiff-hf ...`."""
+
+from .cli import main
+
+main()

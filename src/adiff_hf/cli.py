@@ -1,0 +1,186 @@
+"""`adiff-hf`: explain, convert, train, evaluate and write model cards from the command line.
+
+adiff-hf explain dog.wav cat.wav --model adiff-base-hf [--tier sentence] [--json] [--plot diff.png]
+adiff-hf convert --checkpoint adiff_base.pth --output adiff-base-hf
+adiff-hf train --model_name_or_path adiff-base-hf --train_csv train.csv --stages 1,2,3 --output_dir runs/adiff
+adiff-hf evaluate --model runs/adiff/stage3 --output_dir eval --acd_csv acd_test_*.csv --acd_audio_root ...
+adiff-hf card runs/adiff/stage3 --eval_dir eval
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from .prompts import TIER_PROMPTS
+
+DEFAULT_MODEL_ENV = "ADIFF_HF_MODEL"
+
+
+def _explain_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adiff-hf explain", description="Explain how two recordings differ.")
+    parser.add_argument("audio1", help="first audio file")
+    parser.add_argument("audio2", help="second audio file")
+    parser.add_argument(
+        "--model", default=os.environ.get(DEFAULT_MODEL_ENV), help=f"model directory or Hub id (${DEFAULT_MODEL_ENV})"
+    )
+    parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
+    parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
+    parser.add_argument("--num-beams", type=int, default=1)
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
+    parser.add_argument("--plot", default=None, help="also draw both log-mels and their difference to this PNG")
+    return parser
+
+
+def explain_main(argv: list[str] | None = None) -> dict:
+    args = _explain_parser().parse_args(argv)
+    if not args.model:
+        raise SystemExit(f"adiff-hf explain: give --model (a model directory or Hub id) or set ${DEFAULT_MODEL_ENV}.")
+    import transformers
+
+    from . import plotting
+
+    model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
+    processor = transformers.AutoProcessor.from_pretrained(args.model)
+    prompt = args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier]
+    inputs = processor(text=prompt, audio=(args.audio1, args.audio2))
+    generate_kwargs = {"num_beams": args.num_beams}
+    if args.max_new_tokens is not None:
+        generate_kwargs["max_new_tokens"] = args.max_new_tokens
+    explanation = processor.batch_decode(model.generate(**inputs, **generate_kwargs))[0]
+    result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt, "explanation": explanation}
+    if args.plot:
+        names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
+        result["plot"] = plotting.plot_difference(inputs["input_features"][0].numpy(), explanation, args.plot, names)
+    print(json.dumps(result) if args.json else explanation)
+    return result
+
+
+def convert_main(argv: list[str] | None = None) -> None:
+    import torch
+
+    from .conversion import convert_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="adiff-hf convert", description="Convert the original ADIFF checkpoint into a Hugging Face directory."
+    )
+    parser.add_argument("--checkpoint", required=True, help="the release's .pth state dict")
+    parser.add_argument("--output", required=True, help="directory to write the converted model and processor to")
+    parser.add_argument("--text-config", default=None, help="GPT-2 config.json for what the tensors cannot tell")
+    parser.add_argument("--tokenizer", default="gpt2", help="GPT-2 tokenizer directory or Hub id (default: gpt2)")
+    parser.add_argument("--mapper-heads", type=int, default=8, help="attention heads of the mappers (release: 8)")
+    parser.add_argument("--cross-heads", type=int, default=4, help="attention heads of the cross-projection (4)")
+    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
+    args = parser.parse_args(argv)
+    convert_checkpoint(
+        args.checkpoint,
+        args.output,
+        text_config=args.text_config,
+        tokenizer=args.tokenizer,
+        mapper_num_heads=args.mapper_heads,
+        cross_num_heads=args.cross_heads,
+        dtype=getattr(torch, args.dtype),
+    )
+
+
+def train_main(argv: list[str] | None = None, callbacks: list | None = None) -> list[str]:
+    from transformers import HfArgumentParser
+
+    from .training import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments, run_stages
+
+    parser = HfArgumentParser((ModelArguments, DataArguments, StageArguments, ADiffTrainingArguments))
+    parser.prog = "adiff-hf train"
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        model_args, data_args, stage_args, training_args = parser.parse_json_file(argv[0])
+    else:
+        model_args, data_args, stage_args, training_args = parser.parse_args_into_dataclasses(argv)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if training_args.should_log else logging.WARNING,
+    )
+    return run_stages(model_args, data_args, stage_args, training_args, callbacks=callbacks)
+
+
+def evaluate_main(argv: list[str] | None = None) -> dict:
+    from .evaluation import EvaluationSet, evaluate_model
+
+    parser = argparse.ArgumentParser(
+        prog="adiff-hf evaluate",
+        description="Evaluate a model on the ACD/CLD test splits (tiers 1-3) with coco-caption's metrics; writes "
+        "predictions.jsonl (resumable), metrics.json, leaderboard.md, model_index.yaml and .eval_results/.",
+    )
+    parser.add_argument("--model", required=True, help="a model directory or Hub id (any from_pretrained path)")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--model_name", default=None, help="the leaderboard row label (default: the model's name)")
+    for name in ("acd", "cld"):
+        parser.add_argument(f"--{name}_csv", nargs="+", default=[], help=f"{name.upper()} test CSVs (any tiers)")
+        parser.add_argument(f"--{name}_audio_root", default=None, help="where those CSVs' file paths start")
+        parser.add_argument(f"--{name}_hub_id", default=None, help="the dataset's Hub id for model-index")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the model's (300 for ADIFF)")
+    parser.add_argument("--missing_audio", choices=["error", "skip"], default="error")
+    parser.add_argument("--max_rows", type=int, default=None, help="at most this many rows per dataset")
+    parser.add_argument("--bootstrap_samples", type=int, default=500, help="for BLEU-4 / CIDEr-D intervals")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    sets = [
+        EvaluationSet(
+            name.upper(),
+            getattr(args, f"{name}_csv"),
+            getattr(args, f"{name}_audio_root"),
+            getattr(args, f"{name}_hub_id"),
+        )
+        for name in ("cld", "acd")
+        if getattr(args, f"{name}_csv")
+    ]
+    if not sets:
+        parser.error("give --acd_csv and/or --cld_csv")
+    generate_kwargs = {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}
+    return evaluate_model(
+        args.model,
+        sets,
+        args.output_dir,
+        model_name=args.model_name,
+        batch_size=args.batch_size,
+        missing_audio=args.missing_audio,
+        max_rows=args.max_rows,
+        bootstrap_samples=args.bootstrap_samples,
+        device=args.device,
+        dtype=args.dtype,
+        **generate_kwargs,
+    )
+
+
+def card_main(argv: list[str] | None = None) -> str:
+    from .model_card import card_main as run
+
+    return run(argv)
+
+
+COMMANDS = {
+    "explain": explain_main,
+    "convert": convert_main,
+    "train": train_main,
+    "evaluate": evaluate_main,
+    "card": card_main,
+}
+
+
+def main(argv: list[str] | None = None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    usage = f"{__doc__.strip()}\n\ncommands: {', '.join(COMMANDS)}; `adiff-hf COMMAND --help` for each one's options."
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage)
+        return None
+    if argv[0] not in COMMANDS:
+        print(f"adiff-hf: unknown command {argv[0]!r}\n\n{usage}", file=sys.stderr)
+        sys.exit(2)
+    return COMMANDS[argv[0]](argv[1:])
+
+
+__all__ = ["main"]

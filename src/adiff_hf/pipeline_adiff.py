@@ -1,0 +1,121 @@
+"""`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
+
+import os
+
+import numpy as np
+from transformers import Pipeline
+
+from .prompts import TIER_PROMPTS
+
+
+def _is_clip(item) -> bool:
+    return (
+        isinstance(item, (str, os.PathLike, np.ndarray))
+        or hasattr(item, "detach")
+        or (isinstance(item, dict) and "array" in item)
+    )
+
+
+class AudioDifferencePipeline(Pipeline):
+    """Explain the difference between two audio clips with an ADIFF model.
+
+    Call forms:
+
+    - `pipe(audio1, audio2)`: the detailed explanation (`tier="detail"`);
+    - `pipe(audio1, audio2, tier="few_words" | "sentence" | "detail" | "caption_first" | "caption_second" |
+      "caption_both")`, or `pipe(audio1, audio2, prompt="...")` for a prompt of one's own;
+    - `pipe([(a1, b1), (a2, b2), ...], batch_size=8)` for many pairs.
+
+    A clip is a file path, a 1-D (or multichannel) array with `sampling_rate=...`, or
+    `{"array": ..., "sampling_rate": ...}`. Other keyword arguments go to `generate()` (`max_new_tokens`,
+    `num_beams`, `do_sample`, …). Each pair gives `[{"generated_text": str}]`.
+
+    Example:
+
+    ```python
+    >>> import adiff_hf
+    >>> from transformers import pipeline
+    >>> pipe = pipeline("audio-difference", model="path/to/adiff")
+    >>> pipe("dog.wav", "cat.wav", tier="sentence")
+    [{'generated_text': '...'}]
+    ```
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_feature_extractor = False
+    _load_image_processor = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Batching collates through the feature extractor: prompts are already padded to one length (with "!",
+        # which must not become the tokenizer's pad token) and log-mels have a fixed size.
+        self.tokenizer = None
+        self.feature_extractor = self.processor.feature_extractor
+
+    def __call__(self, audio1, audio2=None, **kwargs):
+        if audio2 is not None:
+            inputs = {"audio1": audio1, "audio2": audio2}
+        elif isinstance(audio1, dict) and "audio1" in audio1:
+            inputs = audio1
+        elif isinstance(audio1, (list, tuple)) and audio1 and not _is_clip(audio1):
+            inputs = []
+            for i, pair in enumerate(audio1):
+                if isinstance(pair, dict) and "audio1" in pair:
+                    inputs.append(pair)
+                elif isinstance(pair, (list, tuple)) and len(pair) == 2:
+                    inputs.append({"audio1": pair[0], "audio2": pair[1]})
+                else:
+                    count = len(pair) if isinstance(pair, (list, tuple)) else 1
+                    raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
+        else:
+            raise ValueError(
+                "AudioDifferencePipeline needs two clips: pipe(audio1, audio2), or a list of (audio1, audio2) pairs."
+            )
+        return super().__call__(inputs, **kwargs)
+
+    def _sanitize_parameters(
+        self, prompt: str | None = None, tier: str | None = None, sampling_rate=None, crop=None, **generate_kwargs
+    ):
+        preprocess = {}
+        if prompt is not None and tier is not None:
+            raise ValueError("Give either `prompt` or `tier`, not both.")
+        if tier is not None and tier not in TIER_PROMPTS:
+            raise ValueError(f"Unknown tier {tier!r}; choose from {sorted(TIER_PROMPTS)}.")
+        if prompt is not None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError("`prompt` must be a non-empty string.")
+            preprocess["prompt"] = prompt
+        elif tier is not None:
+            preprocess["prompt"] = TIER_PROMPTS[tier]
+        for name, value in (("sampling_rate", sampling_rate), ("crop", crop)):
+            if value is not None:
+                preprocess[name] = value
+        forward = {"generate_kwargs": generate_kwargs} if generate_kwargs else {}
+        return preprocess, forward, {}
+
+    def preprocess(self, inputs, prompt: str = TIER_PROMPTS["detail"], sampling_rate=None, crop=None):
+        missing = [key for key in ("audio1", "audio2") if inputs.get(key) is None]
+        if missing:
+            raise ValueError(f"A pair needs audio1 and audio2; {' and '.join(missing)} missing.")
+        return self.processor(
+            text=[prompt],
+            audio=[(inputs["audio1"], inputs["audio2"])],
+            sampling_rate=sampling_rate,
+            crop=crop,
+            return_tensors="pt",
+        )
+
+    def _forward(self, model_inputs, generate_kwargs=None):
+        model_inputs["input_features"] = model_inputs["input_features"].to(self.model.dtype)
+        sequences = self.model.generate(**model_inputs, **(generate_kwargs or {}))
+        pairs = model_inputs["input_ids"].shape[0]
+        return {"sequences": sequences.reshape(pairs, -1, sequences.shape[-1])}  # (pairs, returned sequences, length)
+
+    def postprocess(self, model_outputs):
+        sequences = model_outputs["sequences"]
+        texts = self.processor.batch_decode(sequences.reshape(-1, sequences.shape[-1]), skip_special_tokens=True)
+        return [{"generated_text": text} for text in texts]
+
+
+__all__ = ["AudioDifferencePipeline"]
