@@ -106,3 +106,23 @@ def make_tiny_adiff(directory, seed: int = 0, **overrides):
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return Path(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_adiff_dir(tmp_path_factory) -> Path:
+    """A saved tiny ADIFF (random weights) for serving tests: pipeline, CLI, Hub layout, demo."""
+    return make_tiny_adiff(tmp_path_factory.mktemp("tiny_adiff"))
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """Short WAV files of different sounds (16 kHz, 1 s)."""
+    import soundfile as sf
+
+    directory = tmp_path_factory.mktemp("clips")
+    sounds = {"tone": tone(440, 1, 16000), "high": tone(3000, 1, 16000), "noise": noise(1, 16000)}
+    paths = {}
+    for name, wave in sounds.items():
+        paths[name] = directory / f"{name}.wav"
+        sf.write(paths[name], wave, 16000)
+    return paths

@@ -1,11 +1,13 @@
 """ADIFF's audio front end: CLAP's log-mel feature extractor with ADIFF's values and input handling."""
 
+import os
+
 import numpy as np
 from transformers import ClapFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import TensorType
 
-from .audio_io import prepare_waveform
+from .audio_io import load_audio, prepare_waveform
 
 CROP_MODES = ("start", "center", "random")
 
@@ -79,6 +81,18 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         if offset is None:  # "random", as the release does
             offset = np.random.randint(0, overflow + 1)
         return waveform[offset : offset + self.nb_max_samples]
+
+    def fetch_audio(self, audio, sampling_rate: int | None = None):
+        """Load a path (or a list of paths) to mono float32 at `sampling_rate` (default: 32 kHz); arrays pass through.
+
+        Used by transformers' pipelines (`any-to-any`); reading goes through `audio_io`, so errors name the file.
+        """
+        rate = sampling_rate or self.sampling_rate
+        if isinstance(audio, (list, tuple)) and not (audio and isinstance(audio[0], (int, float, np.number))):
+            return [self.fetch_audio(item, sampling_rate=rate) for item in audio]
+        if isinstance(audio, (str, os.PathLike)):
+            return load_audio(audio, rate)
+        return audio
 
     def __call__(
         self,

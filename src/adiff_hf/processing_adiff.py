@@ -11,6 +11,15 @@ from .feature_extraction_adiff import ADiffFeatureExtractor
 
 END_OF_TEXT = " <|endoftext|>"
 
+# Chat messages (the `any-to-any` pipeline's chat form) -> ADIFF's plain prompt: the text blocks of the user turns.
+# The two audio blocks are loaded by transformers and passed as `audio`.
+CHAT_TEMPLATE = (
+    "{%- for message in messages if message['role'] == 'user' -%}"
+    "{%- if message['content'] is string -%}{{ message['content'] }}"
+    "{%- else -%}{%- for block in message['content'] if block['type'] == 'text' -%}{{ block['text'] }}"
+    "{%- endfor -%}{%- endif -%}{%- endfor -%}"
+)
+
 
 def _is_single_audio(item) -> bool:
     """One clip (a path, an array, a tensor or an `{"array", "sampling_rate"}` dict), as opposed to a pair."""
@@ -36,6 +45,7 @@ class ADiffProcessor(ProcessorMixin):
             `labels` carry -100 there.
         prompt_pad_token_id (`int`, *optional*, defaults to 0): the prompt padding id.
         end_of_text (`str`, *optional*, defaults to `" <|endoftext|>"`): appended to prompts and answers.
+        chat_template (`str`, *optional*): renders chat messages to the prompt; by default the user turns' text.
     """
 
     attributes = ["feature_extractor", "tokenizer"]
@@ -48,13 +58,14 @@ class ADiffProcessor(ProcessorMixin):
         num_prefix_tokens: int = 121,
         prompt_pad_token_id: int = 0,
         end_of_text: str = END_OF_TEXT,
+        chat_template: str | None = CHAT_TEMPLATE,
         **kwargs,
     ):
         self.prompt_length = prompt_length
         self.num_prefix_tokens = num_prefix_tokens
         self.prompt_pad_token_id = prompt_pad_token_id
         self.end_of_text = end_of_text
-        super().__init__(feature_extractor, tokenizer, **kwargs)
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -73,6 +84,8 @@ class ADiffProcessor(ProcessorMixin):
     def _tokenize(self, text: str, name: str) -> list[int]:
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a string, got {type(text).__name__}.")
+        if not text.strip():
+            raise ValueError(f"{name} is empty: give a prompt (e.g. one of adiff_hf.prompts.TIER_PROMPTS).")
         if not text.rstrip().endswith(self.end_of_text.strip()):
             text = text + self.end_of_text
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -128,7 +141,11 @@ class ADiffProcessor(ProcessorMixin):
             raise ValueError("ADiffProcessor needs both `text` (one prompt per pair) and `audio` (the pairs).")
         prompts = [text] if isinstance(text, str) else list(text)
         if isinstance(audio, (list, tuple)) and audio and _is_single_audio(audio[0]):
-            pairs = [audio]  # one pair
+            # one pair, or (as chat templates pass them) all clips flat, two per prompt
+            if len(prompts) > 1 and len(audio) == 2 * len(prompts) and all(map(_is_single_audio, audio)):
+                pairs = [audio[i : i + 2] for i in range(0, len(audio), 2)]
+            else:
+                pairs = [audio]
         else:
             pairs = audio
         if not isinstance(pairs, (list, tuple)) or not pairs:
@@ -159,6 +176,10 @@ class ADiffProcessor(ProcessorMixin):
         """Decode generated ids into explanations (the model's outputs hold only new tokens)."""
         texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
         return [text.strip() for text in texts]
+
+    def post_process_image_text_to_text(self, generated_outputs, skip_special_tokens: bool = True, **kwargs):
+        """What transformers' multimodal pipelines call to decode: the explanations, one per sequence."""
+        return self.batch_decode(generated_outputs, skip_special_tokens=skip_special_tokens, **kwargs)
 
     def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
         return self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs).strip()
