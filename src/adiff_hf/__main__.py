@@ -1,5 +1,7 @@
 """`python -m adiff_hf ...` is `adiff-hf ...`."""
 
+import sys
+
 from .cli import main
 
-main()
+sys.exit(main())

@@ -171,16 +171,25 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (the console script passes it to `sys.exit`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     usage = f"{__doc__.strip()}\n\ncommands: {', '.join(COMMANDS)}; `adiff-hf COMMAND --help` for each one's options."
     if not argv or argv[0] in ("-h", "--help"):
         print(usage)
-        return None
+        return 0
     if argv[0] not in COMMANDS:
         print(f"adiff-hf: unknown command {argv[0]!r}\n\n{usage}", file=sys.stderr)
         sys.exit(2)
-    return COMMANDS[argv[0]](argv[1:])
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        if os.environ.get("ADIFF_HF_DEBUG"):
+            raise
+        # bad input is reported in one line that names the file or argument (ADIFF_HF_DEBUG=1 shows a traceback)
+        print(f"adiff-hf {argv[0]}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 __all__ = ["main"]

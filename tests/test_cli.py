@@ -1,0 +1,88 @@
+"""The `adiff-hf` console script: explain (text, JSON, plot), card, and its help."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+from PIL import Image
+
+from adiff_hf.prompts import TIER_PROMPTS
+
+
+def _cli(*args, cwd=None):
+    executable = Path(sys.executable).with_name("adiff-hf")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "adiff_hf"]
+    return subprocess.run(
+        [*command, *map(str, args)], check=False, capture_output=True, text=True, timeout=300, cwd=cwd
+    )
+
+
+def test_console_script_is_installed_and_lists_commands():
+    assert shutil.which("adiff-hf") or Path(sys.executable).with_name("adiff-hf").exists()
+    result = _cli("--help")
+    assert result.returncode == 0
+    for command in ("explain", "convert", "train", "evaluate", "card"):
+        assert command in result.stdout
+    assert _cli("nonsense").returncode == 2
+
+
+def test_explain_prints_json_and_draws_both_spectrograms(tiny_adiff_dir, clips, tmp_path):
+    import adiff_hf
+
+    plot = tmp_path / "difference.png"
+    args = ["explain", clips["tone"], clips["noise"], "--model", tiny_adiff_dir, "--tier", "sentence"]
+    result = _cli(*args, "--max-new-tokens", "6", "--json", "--plot", plot)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["prompt"] == TIER_PROMPTS["sentence"] and record["plot"] == str(plot)
+    model = adiff_hf.ADiffForConditionalGeneration.from_pretrained(tiny_adiff_dir)
+    processor = adiff_hf.ADiffProcessor.from_pretrained(tiny_adiff_dir)
+    inputs = processor(text=TIER_PROMPTS["sentence"], audio=(str(clips["tone"]), str(clips["noise"])))
+    assert record["explanation"] == processor.batch_decode(model.generate(**inputs, max_new_tokens=6))[0]
+
+    assert Image.open(plot).text["Description"] == record["explanation"]  # the caption is the explanation
+    image = matplotlib.image.imread(plot)[..., :3]
+    assert image.shape[:2] == (800, 900)
+    # three stacked panels: audio 1, audio 2 (tone vs noise: they must look different) and the difference
+    bands = [image[int(h * 800) : int(h * 800) + 120, 100:700] for h in (0.08, 0.38, 0.67)]
+    assert all(band.std() > 0.05 for band in bands)
+    assert np.abs(bands[0] - bands[1]).mean() > 0.05
+
+    plain = _cli("explain", clips["tone"], clips["noise"], "--model", tiny_adiff_dir, "--max-new-tokens", "3")
+    assert plain.returncode == 0 and plain.stdout.strip()
+
+
+def test_explain_errors_name_the_problem(tiny_adiff_dir, clips, tmp_path):
+    missing = _cli("explain", tmp_path / "nope.wav", clips["tone"], "--model", tiny_adiff_dir)
+    assert missing.returncode != 0 and "nope.wav" in missing.stderr and "Traceback" not in missing.stderr
+    no_model = subprocess.run(
+        [sys.executable, "-m", "adiff_hf", "explain", str(clips["tone"]), str(clips["tone"])],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in __import__("os").environ.items() if k != "ADIFF_HF_MODEL"},
+    )
+    assert no_model.returncode != 0 and "--model" in no_model.stderr
+
+
+def test_card_command_writes_a_hub_readme(tiny_adiff_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_adiff_dir, model_dir)
+    result = _cli("card", model_dir, "--repo_id", "someone/adiff-tiny", "--dataset", "someone/acd")
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = ModelCard.load(model_dir / "README.md")
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "audio-text-to-text"
+    assert card.data.license == "mit" and card.data.datasets == ["someone/acd"]
+    assert "audio-difference" in card.data.tags
+    assert 'pipeline("audio-difference", model="someone/adiff-tiny"' in card.text
+    assert "## Limitations" in card.text and "ICLR" in card.text
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        from adiff_hf.model_card import build_model_card
+
+        build_model_card(tmp_path)
