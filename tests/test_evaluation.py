@@ -24,10 +24,9 @@ def setup(tmp_path_factory):
     return root, toy, make_tiny_adiff(root / "model")
 
 
-def _evaluate(model, toy, out, *extra):
-    args = [sys.executable, SCRIPT, "--model", model, "--output_dir", out, "--model_name", "tiny-adiff"]
-    args += ["--acd_csv", toy["test"], "--cld_csv", toy["validation"], "--max_new_tokens", "8"]
-    args += ["--batch_size", "4", "--bootstrap_samples", "20", *extra]
+def _evaluate(model, out, *datasets):
+    args = [sys.executable, SCRIPT, "--model", model, "--output_dir", out, "--model_name", "tiny-adiff", *datasets]
+    args += ["--max_new_tokens", "8", "--batch_size", "4", "--bootstrap_samples", "20"]
     result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
@@ -37,7 +36,7 @@ def _evaluate(model, toy, out, *extra):
 def evaluated(setup):
     root, toy, model = setup
     out = root / "eval"
-    _evaluate(model, toy, out)
+    _evaluate(model, out, "--acd_csv", toy["test"], "--cld_csv", toy["validation"])
     return out, toy
 
 
@@ -93,16 +92,7 @@ def test_restart_skips_finished_rows(setup, evaluated):
     resumed.mkdir()
     # a run killed mid-way: 4 rows written, the 5th cut short
     (resumed / "predictions.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:20])
-    args = ["--model", model, "--output_dir", resumed, "--acd_csv", toy["test"], "--max_new_tokens", "8"]
-    result = subprocess.run(
-        [sys.executable, *map(str, [SCRIPT, *args, "--bootstrap_samples", "20", "--model_name", "tiny-adiff"])],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    result = _evaluate(model, resumed, "--acd_csv", toy["test"])
     assert "ACD: 4 of 9 rows already predicted" in result.stderr and "line 5 is incomplete" in result.stderr
     again = read_predictions(resumed / "predictions.jsonl")
     assert [json.loads(line) for line in lines[:4]] == again[:4]  # finished rows are kept, not redone
