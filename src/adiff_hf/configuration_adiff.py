@@ -35,10 +35,12 @@ class ADiffConfig(PreTrainedConfig):
     `ADiffConfig()` with no arguments is the released ADIFF base model at full size.
 
     Args:
-        audio_config (`ClapAudioConfig` or `dict`, *optional*):
-            The HTSAT audio tower (`ClapAudioModel`). Defaults to ADIFF's HTSAT.
+        audio_config (`ClapAudioConfig`, `WhisperConfig` or `dict`, *optional*):
+            The audio tower: HTSAT (`ClapAudioModel`, ADIFF's, the default) or a Whisper encoder (`WhisperEncoder`,
+            whose clip embedding is the mean of its first `audio_embed_frames` output frames).
         text_config (`PreTrainedConfig` or `dict`, *optional*):
-            The language model. Defaults to GPT-2 base with 512 positions.
+            The language model: any causal LM transformers builds with `AutoModel` (GPT-2, Llama-family such as
+            SmolLM2, ...). Defaults to GPT-2 base with 512 positions. Prefix and mapper widths follow its hidden size.
         projection_dim (`int`, *optional*, defaults to 1024):
             Output size of the audio projection (`linear1` -> GELU -> `linear2` + residual -> LayerNorm).
         projection_dropout (`float`, *optional*, defaults to 0.5):
@@ -66,7 +68,11 @@ class ADiffConfig(PreTrainedConfig):
         mapper_dropout (`float`, *optional*, defaults to 0.0):
             Dropout inside the mapper and cross-projection MLPs.
         separator_token_id (`int`, *optional*, defaults to 50256):
-            Token whose embedding separates the two audio prefixes (GPT-2's `<|endoftext|>`).
+            Token whose embedding separates the two audio prefixes: the language model's end token (GPT-2's
+            `<|endoftext|>`).
+        audio_embed_frames (`int`, *optional*):
+            Whisper towers: output frames averaged into the clip embedding (500 = the 10 s ADIFF hears of Whisper's
+            30 s window). Ignored by HTSAT.
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
         spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
@@ -87,7 +93,9 @@ class ADiffConfig(PreTrainedConfig):
 
     model_type = "adiff"
     sub_configs_defaults = {
-        "audio_config": SubConfigSpec(config_class=ClapAudioConfig, init_kwargs=ADIFF_HTSAT_DEFAULTS),
+        "audio_config": SubConfigSpec(
+            config_class=AutoConfig, model_type="clap_audio_model", init_kwargs=ADIFF_HTSAT_DEFAULTS
+        ),
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="gpt2", init_kwargs=ADIFF_GPT2_DEFAULTS),
     }
 
@@ -108,6 +116,7 @@ class ADiffConfig(PreTrainedConfig):
     mapper_dropout: float = 0.0
     separator_token_id: int = 50256
     prompt_pad_token_id: int = 0
+    audio_embed_frames: int | None = None
     spec_augment_time_stripes: int = 2
     spec_augment_time_width: int = 64
     spec_augment_freq_stripes: int = 2
@@ -117,14 +126,25 @@ class ADiffConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         # A partial dict keeps ADIFF's values for what it leaves out (transformers would use the
         # generic class defaults, e.g. HTSAT dropout 0.1, which is not the network ADIFF trained).
-        if isinstance(self.audio_config, dict):
-            audio = {**ADIFF_HTSAT_DEFAULTS, **self.audio_config}
+        is_htsat = self.audio_config is None or isinstance(self.audio_config, ClapAudioConfig)
+        if isinstance(self.audio_config, dict) and self.audio_config.get("model_type", "clap_audio_model") == (
+            "clap_audio_model"
+        ):
+            audio = {**ADIFF_HTSAT_DEFAULTS, "model_type": "clap_audio_model", **self.audio_config}
             if "hidden_size" not in self.audio_config:
                 audio["hidden_size"] = audio["patch_embeds_hidden_size"] * 2 ** (len(audio["depths"]) - 1)
             self.audio_config = audio
+            is_htsat = True
+        if not is_htsat and self.audio_embed_frames is None:
+            self.audio_embed_frames = 500
         if isinstance(self.text_config, dict) and self.text_config.get("model_type", "gpt2") == "gpt2":
             self.text_config = {**ADIFF_GPT2_DEFAULTS, "model_type": "gpt2", **self.text_config}
         super().__post_init__(**kwargs)
+
+    @property
+    def audio_embed_dim(self) -> int:
+        """Size of one clip embedding out of the audio tower (HTSAT: 768, Whisper tiny: 384)."""
+        return getattr(self.audio_config, "d_model", None) or self.audio_config.hidden_size
 
     @property
     def num_prefix_tokens(self) -> int:

@@ -23,9 +23,14 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
     - clips longer than 10 s are cropped deterministically by default (`crop="start"` or `"center"`); the
       release's random crop is `crop="random"`, meant for training.
 
+    With `front_end="whisper"` (for a Whisper audio tower; see [`ADiffFeatureExtractor.for_whisper`]) the same
+    input handling feeds Whisper's own log-mel instead: 16 kHz, clips tiled or cropped to `max_length_s`, then
+    padded to Whisper's 30 s window -> `(80, 3000)` per clip.
+
     Args:
         crop (`str`, *optional*, defaults to `"start"`):
             Where to cut clips longer than `max_length_s`: `"start"`, `"center"` or `"random"`.
+        front_end (`str`, *optional*, defaults to `"htsat"`): `"htsat"` (CLAP's log-mel) or `"whisper"`.
         Other arguments are those of [`ClapFeatureExtractor`], with ADIFF's values as defaults.
     """
 
@@ -46,8 +51,11 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         truncation: str = "rand_trunc",
         padding: str = "repeat",
         crop: str = "start",
+        front_end: str = "htsat",
         **kwargs,
     ):
+        if front_end not in ("htsat", "whisper"):
+            raise ValueError(f"front_end must be 'htsat' or 'whisper', got {front_end!r}.")
         if truncation == "fusion":
             raise ValueError("ADIFF's HTSAT does not use feature fusion: truncation='fusion' is not supported.")
         self._check_crop(crop)
@@ -67,6 +75,23 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
             **kwargs,
         )
         self.crop = crop
+        self.front_end = front_end
+
+    @classmethod
+    def for_whisper(cls, num_mel_bins: int = 80, **kwargs) -> "ADiffFeatureExtractor":
+        """The front end of a Whisper audio tower: 16 kHz, `num_mel_bins` Whisper log-mel bins."""
+        # Whisper's STFT (n_fft 400, hop 160, 0-8 kHz); the CLAP parameters then describe the same analysis
+        whisper = {"hop_length": 160, "fft_window_size": 400, "frequency_min": 0, "frequency_max": 8000}
+        return cls(feature_size=num_mel_bins, sampling_rate=16_000, front_end="whisper", **(whisper | kwargs))
+
+    def _whisper_features(self, waveforms: list[np.ndarray]) -> np.ndarray:
+        from transformers import WhisperFeatureExtractor
+
+        length = int(self.max_length_s * self.sampling_rate)
+        tiled = [np.tile(w, -(-length // len(w)))[:length] for w in waveforms]  # repeat short clips, like HTSAT's
+        whisper = WhisperFeatureExtractor(feature_size=self.feature_size, sampling_rate=self.sampling_rate)
+        features = whisper(tiled, sampling_rate=self.sampling_rate, return_tensors="np")["input_features"]
+        return features[:, None].astype(np.float32)  # (clips, 1, mel_bins, 3000), the layout HTSAT's features have
 
     @staticmethod
     def _check_crop(crop: str) -> None:
@@ -124,8 +149,11 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
             self._crop(prepare_waveform(w, rate, self.sampling_rate, name=f"raw_speech[{i}]"), crop)
             for i, w in enumerate(waveforms)
         ]
-        features = super().__call__(waveforms, sampling_rate=self.sampling_rate, **kwargs)
-        features = BatchFeature({"input_features": np.asarray(features["input_features"], dtype=np.float32)})
+        if self.front_end == "whisper":
+            features = BatchFeature({"input_features": self._whisper_features(waveforms)})
+        else:
+            features = super().__call__(waveforms, sampling_rate=self.sampling_rate, **kwargs)
+            features = BatchFeature({"input_features": np.asarray(features["input_features"], dtype=np.float32)})
         return features.convert_to_tensors(return_tensors) if return_tensors is not None else features
 
 

@@ -18,6 +18,7 @@ from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
 from transformers.modeling_utils import slice_logits_to_keep
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .configuration_adiff import ADiffConfig
 
@@ -236,11 +237,14 @@ class ADiffModel(ADiffPreTrainedModel):
 
     def __init__(self, config: ADiffConfig):
         super().__init__(config)
-        self.audio_tower = ClapAudioModel._from_config(config.audio_config)
-        self.spec_augment = ADiffSpecAugment(config)
-        self.audio_tower.audio_encoder.batch_norm.register_forward_hook(self.spec_augment.hook)
+        if config.audio_config.model_type == "whisper":
+            self.audio_tower = WhisperEncoder._from_config(config.audio_config)
+        else:
+            self.audio_tower = ClapAudioModel._from_config(config.audio_config)
+            self.spec_augment = ADiffSpecAugment(config)
+            self.audio_tower.audio_encoder.batch_norm.register_forward_hook(self.spec_augment.hook)
         self.audio_projection = ADiffAudioProjection(
-            config.audio_config.hidden_size, config.projection_dim, config.projection_dropout
+            config.audio_embed_dim, config.projection_dim, config.projection_dropout
         )
         self.audio_mapper_1 = ADiffMapper(config, input_dim=config.projection_dim)
         self.audio_mapper_2 = ADiffMapper(config, input_dim=config.projection_dim)
@@ -262,7 +266,8 @@ class ADiffModel(ADiffPreTrainedModel):
         """Projected (and, as configured, L2-normalised) clip embeddings.
 
         Args:
-            input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`): the log-mel pairs.
+            input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`): the log-mel pairs
+                (`(batch_size, 2, mel_bins, frames)` for a Whisper tower, as its feature extractor makes them).
 
         Returns:
             `torch.FloatTensor` of shape `(batch_size, 2, projection_dim)`.
@@ -273,8 +278,13 @@ class ADiffModel(ADiffPreTrainedModel):
                 f"got {tuple(input_features.shape)}."
             )
         batch, pair, frames, bins = input_features.shape
-        clips = input_features.reshape(batch * pair, 1, frames, bins).to(self.audio_tower.dtype)
-        embeds = self.audio_projection(self.audio_tower(input_features=clips).pooler_output)
+        clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
+        if isinstance(self.audio_tower, WhisperEncoder):  # (clips, mel_bins, frames); mean over the heard frames
+            hidden = self.audio_tower(input_features=clips).last_hidden_state
+            pooled = hidden[:, : self.config.audio_embed_frames].mean(dim=1)
+        else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
+            pooled = self.audio_tower(input_features=clips.unsqueeze(1)).pooler_output
+        embeds = self.audio_projection(pooled)
         if self.config.normalize_audio_embeds:
             # eps keeps a zero vector finite where the release divides by a zero norm
             embeds = F.normalize(embeds, dim=-1)
@@ -372,6 +382,10 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     def __init__(self, config: ADiffConfig):
         super().__init__(config)
         self.model = ADiffModel(config)
+        # tie the head to whatever the language model calls its word embeddings (GPT-2: wte, Llama: embed_tokens)
+        embeddings = self.model.language_model.get_input_embeddings()
+        name = next(n for n, m in self.model.language_model.named_modules() if m is embeddings)
+        self._tied_weights_keys = {"lm_head.weight": f"model.language_model.{name}.weight"}
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
         self.generation_config.update(**release_generation_defaults(config))

@@ -25,4 +25,44 @@ def tiny_adiff_config(**overrides) -> ADiffConfig:
     return ADiffConfig(audio_config=audio, text_config=text, **(fields | overrides))
 
 
-__all__ = ["tiny_adiff_config"]
+def tiny_whisper_llama_config(**overrides) -> ADiffConfig:
+    """A tiny ADIFF with the other backbone pair: a Whisper encoder and a Llama-family (SmolLM2-like) decoder."""
+    audio = {
+        "model_type": "whisper",
+        "d_model": 32,
+        "encoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_layers": 1,
+        "decoder_attention_heads": 2,
+        "decoder_ffn_dim": 64,
+        "num_mel_bins": 80,
+        "vocab_size": 51864,
+    }
+    text = {
+        "model_type": "llama",
+        "hidden_size": 48,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "vocab_size": 50257,
+        "tie_word_embeddings": True,
+        "bos_token_id": 50256,
+        "eos_token_id": 50256,
+    }
+    fields = {
+        "projection_dim": 32,
+        "audio_clip_length": 8,
+        "prefix_length": 8,
+        "mapper_num_layers": 1,
+        "mapper_num_heads": 2,
+        "cross_num_layers": 1,
+        "cross_num_heads": 2,
+    }
+    audio |= overrides.pop("audio_config", {})
+    text |= overrides.pop("text_config", {})
+    return ADiffConfig(audio_config=audio, text_config=text, **(fields | overrides))
+
+
+__all__ = ["tiny_adiff_config", "tiny_whisper_llama_config"]

@@ -18,12 +18,12 @@ class ModelArguments:
     audio_encoder: str | None = field(
         default=None,
         metadata={
-            "help": "Fresh start: a ClapAudioModel or ClapModel directory whose audio tower becomes the encoder. "
+            "help": "Fresh start: a ClapAudioModel, ClapModel or Whisper directory whose audio encoder is used. "
             "Without it (and without --model_name_or_path) the HTSAT is randomly initialised."
         },
     )
     text_decoder: str | None = field(
-        default=None, metadata={"help": "Fresh start: a GPT-2-family causal LM directory (weights and config)."}
+        default=None, metadata={"help": "Fresh start: a causal LM directory (GPT-2, SmolLM2, ...): weights and config."}
     )
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Fresh start: tokenizer directory (defaults to --text_decoder)."}

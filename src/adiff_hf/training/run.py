@@ -14,6 +14,8 @@ from transformers import (
     ClapAudioModel,
     ClapConfig,
     ClapModel,
+    WhisperConfig,
+    WhisperModel,
     set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
@@ -35,52 +37,65 @@ SUMMARY_FILE = "stage_summary.json"
 
 
 def build_model_from_backbones(model_args: ModelArguments) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:
-    """A new ADIFF around pretrained backbones: new projection, mappers and cross-projection."""
+    """A new ADIFF around pretrained backbones: new projection, mappers and cross-projection.
+
+    The audio encoder is a CLAP/HTSAT audio model (the release's) or a Whisper model (its encoder is used); the text
+    decoder is any causal LM transformers loads (GPT-2, Llama-family such as SmolLM2, ...).
+    """
     if model_args.text_decoder is None:
         raise ValueError("Give --model_name_or_path (a saved ADIFF model) or --text_decoder (and --audio_encoder).")
     text_config = AutoConfig.from_pretrained(model_args.text_decoder)
-    if text_config.model_type != "gpt2":
-        raise ValueError(
-            f"--text_decoder {model_args.text_decoder} is a {text_config.model_type!r} model; this ADIFF layout "
-            "decodes with a GPT-2-family language model."
-        )
-    audio = None
+    audio, whisper = None, False
     if model_args.audio_encoder is not None:
         audio_config = AutoConfig.from_pretrained(model_args.audio_encoder)
         if isinstance(audio_config, ClapConfig):
             audio = ClapModel.from_pretrained(model_args.audio_encoder).audio_model
         elif isinstance(audio_config, ClapAudioConfig):
             audio = ClapAudioModel.from_pretrained(model_args.audio_encoder)
+        elif isinstance(audio_config, WhisperConfig):
+            audio, whisper = WhisperModel.from_pretrained(model_args.audio_encoder).get_encoder(), True
         else:
             raise ValueError(
                 f"--audio_encoder {model_args.audio_encoder} is a {audio_config.model_type!r} model; give a CLAP "
-                "(HTSAT) audio model or CLAP model directory."
+                "(HTSAT) audio model, a CLAP model or a Whisper model directory."
             )
     try:
         overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
     except json.JSONDecodeError as err:
         raise ValueError(f"--config_overrides is not valid JSON: {err}") from None
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.text_decoder)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"The tokenizer of {model_args.text_decoder} has no end token: ADIFF needs one.")
+    gpt2 = text_config.model_type == "gpt2"
+    # GPT-2 keeps the release's prompt padding ("!", id 0); other LMs pad prompts with their pad (or end) token
+    pad_id = 0 if gpt2 else (tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
     config = ADiffConfig(
         audio_config=audio.config.to_dict() if audio is not None else overrides.pop("audio_config", None),
         text_config=text_config.to_dict(),
         separator_token_id=tokenizer.eos_token_id,
+        prompt_pad_token_id=pad_id,
         **overrides,
     )
     model = ADiffForConditionalGeneration(config)
     if audio is not None:
         model.model.audio_tower.load_state_dict(audio.state_dict())
     else:
-        logger.warning("No --audio_encoder: the HTSAT audio tower starts from random weights.")
+        logger.warning("No --audio_encoder: the audio tower starts from random weights.")
     language_model = AutoModelForCausalLM.from_pretrained(model_args.text_decoder)
     model.model.language_model.load_state_dict(language_model.base_model.state_dict())
+    if not config.tie_word_embeddings or not getattr(text_config, "tie_word_embeddings", True):
+        model.lm_head.load_state_dict(language_model.get_output_embeddings().state_dict())
     model.tie_weights()
+    extractor = (
+        ADiffFeatureExtractor.for_whisper(config.audio_config.num_mel_bins) if whisper else ADiffFeatureExtractor()
+    )
     processor = ADiffProcessor(
-        ADiffFeatureExtractor(),
+        extractor,
         tokenizer,
         prompt_length=config.prompt_length,
         num_prefix_tokens=config.num_prefix_tokens,
         prompt_pad_token_id=config.prompt_pad_token_id,
+        end_of_text=" <|endoftext|>" if gpt2 else tokenizer.eos_token,
     )
     return model, processor
 

@@ -1,0 +1,133 @@
+"""Swappable backbones: a Whisper encoder as the audio tower and a Llama-family decoder, trained and served like
+the release's HTSAT + GPT-2 pair."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, pipeline
+
+import adiff_hf
+from adiff_hf import ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+from adiff_hf.testing_utils import tiny_adiff_config, tiny_whisper_llama_config
+from conftest import TOKENIZER_DIR, noise, tone
+
+
+@pytest.fixture(scope="module")
+def whisper_llama(tmp_path_factory):
+    torch.manual_seed(0)
+    config = tiny_whisper_llama_config()
+    model = ADiffForConditionalGeneration(config).eval()
+    processor = ADiffProcessor(
+        ADiffFeatureExtractor.for_whisper(),
+        AutoTokenizer.from_pretrained(TOKENIZER_DIR),
+        num_prefix_tokens=config.num_prefix_tokens,
+    )
+    directory = tmp_path_factory.mktemp("whisper_llama")
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return model, processor, directory
+
+
+def test_widths_follow_the_chosen_backbones(whisper_llama):
+    model, _, _ = whisper_llama
+    config = model.config
+    assert type(model.model.audio_tower).__name__ == "WhisperEncoder"
+    assert type(model.model.language_model).__name__ == "LlamaModel"
+    assert model.model.audio_projection.linear1.in_features == config.audio_config.d_model == 32
+    assert model.model.audio_mapper_1.linear.out_features == config.audio_clip_length * config.text_config.hidden_size
+    assert model.model.cross_projection.layers[0].norm1.normalized_shape == (48,)
+    # the head is tied to the Llama word embeddings; the separator is the LM's end token
+    assert model.lm_head.weight is model.model.language_model.embed_tokens.weight
+    assert model.generation_config.eos_token_id == [50256]
+    assert config.audio_embed_frames == 500  # the 10 s ADIFF hears of Whisper's 30 s window
+
+
+def test_whisper_front_end_tiles_to_10_s_inside_whispers_window(whisper_llama):
+    _, processor, _ = whisper_llama
+    extractor = processor.feature_extractor
+    assert (extractor.sampling_rate, extractor.front_end) == (16000, "whisper")
+    one_second = tone(440, 1, 16000)
+    features = extractor([one_second, np.tile(one_second, 10)], sampling_rate=16000, return_tensors="np")
+    assert features["input_features"].shape == (2, 1, 80, 3000)
+    np.testing.assert_allclose(features["input_features"][0], features["input_features"][1], atol=1e-5)
+    # beyond 10 s Whisper's window holds padding: those frames are flat
+    assert features["input_features"][0, 0, :, 1100:].std() < 1e-5 < features["input_features"][0, 0, :, :900].std()
+
+
+def test_whisper_llama_trains_generates_and_round_trips(whisper_llama):
+    model, processor, directory = whisper_llama
+    inputs = processor(
+        text=["explain the difference in few words", "caption the first audio"],
+        audio=[(tone(300, 1, 16000), noise(1, 16000)), (noise(1, 16000), tone(300, 1, 16000))],
+        answer=["a tone versus noise.", "The audio 1 is noise."],
+        sampling_rate=16000,
+    )
+    assert inputs["input_features"].shape == (2, 2, 80, 3000)
+    model.train()
+    loss = model(**inputs).loss
+    loss.backward()
+    assert torch.isfinite(loss) and model.model.audio_mapper_1.linear.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    model.eval()
+    prompt_only = {k: v for k, v in inputs.items() if k != "labels"}
+    generated = model.generate(**prompt_only, max_new_tokens=5)
+    batched = generated.tolist()
+    alone = [
+        model.generate(**{k: v[i : i + 1] for k, v in prompt_only.items()}, max_new_tokens=5)[0].tolist()
+        for i in range(2)
+    ]
+    assert batched == alone
+    reloaded = ADiffForConditionalGeneration.from_pretrained(directory).eval()
+    assert torch.equal(reloaded.generate(**prompt_only, max_new_tokens=5), generated)
+    pipe = pipeline("audio-difference", model=str(directory))
+    text = pipe(tone(300, 1, 16000), noise(1, 16000), sampling_rate=16000, max_new_tokens=5)[0]["generated_text"]
+    assert text == processor.batch_decode(generated[:1])[0]
+
+
+def test_release_layout_keeps_gpt2_and_htsat():
+    model = ADiffForConditionalGeneration(tiny_adiff_config())
+    assert type(model.model.audio_tower).__name__ == "ClapAudioModel"
+    assert model._tied_weights_keys == {"lm_head.weight": "model.language_model.wte.weight"}
+    assert model.generation_config.eos_token_id == [220, 50256]
+    assert adiff_hf.ADiffConfig().audio_embed_dim == 768
+
+
+def test_fresh_whisper_and_llama_backbones_are_loaded(tmp_path):
+    import json
+    import shutil
+
+    from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
+
+    from adiff_hf.training import ModelArguments, build_model_from_backbones
+
+    torch.manual_seed(0)
+    small = tiny_whisper_llama_config()
+    whisper = WhisperModel(
+        WhisperConfig(**{k: v for k, v in small.audio_config.to_dict().items() if k != "model_type"})
+    )
+    whisper.save_pretrained(tmp_path / "whisper")
+    llama = LlamaForCausalLM(LlamaConfig(**{k: v for k, v in small.text_config.to_dict().items() if k != "model_type"}))
+    llama.save_pretrained(tmp_path / "llm")
+    shutil.copytree(TOKENIZER_DIR, tmp_path / "llm", dirs_exist_ok=True)
+    overrides = {"projection_dim": 16, "mapper_num_layers": 1, "cross_num_layers": 1, "mapper_num_heads": 2}
+    model, processor = build_model_from_backbones(
+        ModelArguments(
+            audio_encoder=str(tmp_path / "whisper"),
+            text_decoder=str(tmp_path / "llm"),
+            config_overrides=json.dumps(overrides | {"cross_num_heads": 2}),
+        )
+    )
+    for name, tensor in whisper.encoder.state_dict().items():
+        assert torch.equal(model.model.audio_tower.state_dict()[name], tensor), name
+    for name, tensor in llama.model.state_dict().items():
+        assert torch.equal(model.model.language_model.state_dict()[name], tensor), name
+    assert model.lm_head.weight is model.model.language_model.embed_tokens.weight
+    assert processor.feature_extractor.front_end == "whisper" and processor.end_of_text == "<|endoftext|>"
+    assert model.config.separator_token_id == 50256 and model.config.prompt_pad_token_id == 50256
+    inputs = processor(
+        text="explain the difference in detail", audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000
+    )
+    assert inputs["input_ids"][0].tolist().count(50256) == 40 - len(
+        processor.tokenizer("explain the difference in detail")["input_ids"]
+    )
+    assert model.generate(**inputs, max_new_tokens=3).shape == (1, 3)
