@@ -272,3 +272,51 @@ def test_argument_errors_are_clear(toy, tiny_model, tmp_path):
         _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stage1_trainable", "mapper"])
     with pytest.raises(ValueError, match=r"Unknown tiers \['short'\]"):
         _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stage1_tiers", "short"])
+
+
+def test_cached_clip_embeddings_give_the_same_batches_and_losses(toy, tiny_model, tmp_path):
+    from adiff_hf.data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
+
+    model = ADiffForConditionalGeneration.from_pretrained(tiny_model).eval()
+    processor = ADiffProcessor.from_pretrained(tiny_model)
+    examples = [dict(e) for e in build_training_examples(load_difference_csv(toy["train"]), paraphrase=False)][:5]
+    files = [e[k] for e in examples for k in ("filepath1", "filepath2")]
+    cache = ClipEmbeddingCache.compute(model, processor, files, batch_size=3)
+    cache.save(tmp_path / "cache.safetensors")
+    cache = ClipEmbeddingCache.load(tmp_path / "cache.safetensors")
+    assert len(cache) == len(set(files)) and cache.tower == ClipEmbeddingCache.fingerprint(model)
+    plain = ADiffDataCollator(processor, crop="start")(examples)
+    cached = ADiffDataCollator(processor, embedding_cache=cache)(examples)
+    assert "input_features" not in cached and cached["audio_embeds"].shape == (5, 2, model.config.audio_embed_dim)
+    assert torch.equal(plain["input_ids"], cached["input_ids"]) and torch.equal(plain["labels"], cached["labels"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(**cached).loss, model(**plain).loss, atol=1e-5, rtol=1e-5)
+        generated = model.generate(input_ids=cached["input_ids"], audio_embeds=cached["audio_embeds"], max_new_tokens=4)
+        assert torch.equal(
+            generated,
+            model.generate(input_ids=plain["input_ids"], input_features=plain["input_features"], max_new_tokens=4),
+        )
+    with pytest.raises(KeyError, match="No cached clip embedding for /nowhere.wav"):
+        cache["/nowhere.wav"]
+
+
+def test_stages_train_on_cached_embeddings(toy, tiny_model, tmp_path):
+    args = ["--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--validation_csv", toy["validation"]]
+    args += ["--stages", "1,2", "--output_dir", tmp_path, "--max_steps", "3", "--per_device_train_batch_size", "4"]
+    args += ["--cache_audio_embeddings", "true", "--save_strategy", "no", "--num_generation_samples", "1", *COMMON]
+    _main(args)
+    cache_file = tmp_path / "clip_embeddings.safetensors"
+    from adiff_hf.data import ClipEmbeddingCache
+
+    clips = {r[k] for r in csv.DictReader(open(toy["train"])) for k in ("filepath1", "filepath2")}
+    clips |= {r[k] for r in csv.DictReader(open(toy["validation"])) for k in ("filepath1", "filepath2")}
+    root = Path(toy["train"]).parent
+    assert set(ClipEmbeddingCache.load(cache_file).embeddings) == {os.path.normpath(root / c) for c in clips}
+    for stage in (1, 2):
+        summary = json.loads((tmp_path / f"stage{stage}" / "stage_summary.json").read_text())
+        assert summary["global_step"] == 3 and summary["eval_metrics"]["eval_loss"] > 0
+    frozen_error = ["--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stage", "1"]
+    frozen_error += ["--output_dir", tmp_path / "x", "--cache_audio_embeddings", "true"]
+    frozen_error += ["--stage1_trainable", "audio_tower,audio_projection", *COMMON]
+    with pytest.raises(ValueError, match="--cache_audio_embeddings needs a frozen audio tower"):
+        _main(frozen_error)

@@ -262,15 +262,14 @@ class ADiffModel(ADiffPreTrainedModel):
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.language_model.set_input_embeddings(value)
 
-    def get_audio_features(self, input_features: torch.Tensor) -> torch.Tensor:
-        """Projected (and, as configured, L2-normalised) clip embeddings.
+    def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
+        """What the audio tower makes of each clip: `(batch_size, 2, audio_embed_dim)`, before the projection.
+
+        With a frozen tower these can be computed once and passed as `audio_embeds` instead of `input_features`.
 
         Args:
             input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`): the log-mel pairs
                 (`(batch_size, 2, mel_bins, frames)` for a Whisper tower, as its feature extractor makes them).
-
-        Returns:
-            `torch.FloatTensor` of shape `(batch_size, 2, projection_dim)`.
         """
         if input_features.dim() != 4 or input_features.shape[1] != 2:
             raise ValueError(
@@ -284,13 +283,39 @@ class ADiffModel(ADiffPreTrainedModel):
             pooled = hidden[:, : self.config.audio_embed_frames].mean(dim=1)
         else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
             pooled = self.audio_tower(input_features=clips.unsqueeze(1)).pooler_output
-        embeds = self.audio_projection(pooled)
+        return pooled.view(batch, pair, -1)
+
+    def get_audio_features(
+        self, input_features: torch.Tensor | None = None, audio_embeds: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Projected (and, as configured, L2-normalised) clip embeddings, `(batch_size, 2, projection_dim)`.
+
+        Args:
+            input_features: the log-mel pairs (see [`~ADiffModel.get_clip_embeddings`]), or
+            audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`): the audio tower's clip
+                embeddings, precomputed.
+        """
+        if (input_features is None) == (audio_embeds is None):
+            raise ValueError("Give exactly one of input_features (log-mels) or audio_embeds (clip embeddings).")
+        if audio_embeds is None:
+            audio_embeds = self.get_clip_embeddings(input_features)
+        elif audio_embeds.dim() != 3 or audio_embeds.shape[1:] != (2, self.config.audio_embed_dim):
+            raise ValueError(
+                f"audio_embeds must have shape (batch_size, 2, {self.config.audio_embed_dim}); "
+                f"got {tuple(audio_embeds.shape)}."
+            )
+        embeds = self.audio_projection(audio_embeds.to(self.audio_projection.linear1.weight.dtype))
         if self.config.normalize_audio_embeds:
             # eps keeps a zero vector finite where the release divides by a zero norm
             embeds = F.normalize(embeds, dim=-1)
-        return embeds.view(batch, pair, -1)
+        return embeds
 
-    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features: torch.Tensor) -> torch.Tensor:
+    def get_prefix_embeds(
+        self,
+        input_ids: torch.LongTensor,
+        input_features: torch.Tensor | None = None,
+        audio_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The `(batch_size, num_prefix_tokens, hidden_size)` prefix the language model decodes from."""
         if input_ids is None:
             raise ValueError("input_ids (the prompt, as prepared by ADiffProcessor) are required with input_features.")
@@ -299,11 +324,10 @@ class ADiffModel(ADiffPreTrainedModel):
                 f"the prompt must be exactly prompt_length={self.config.prompt_length} tokens (padded with "
                 f"{self.config.prompt_pad_token_id}); got {input_ids.shape[1]}. Prepare it with ADiffProcessor."
             )
-        if input_ids.shape[0] != input_features.shape[0]:
-            raise ValueError(
-                f"{input_ids.shape[0]} prompts for {input_features.shape[0]} audio pairs: one prompt per pair."
-            )
-        audio = self.get_audio_features(input_features)
+        pairs = (input_features if input_features is not None else audio_embeds).shape[0]
+        if input_ids.shape[0] != pairs:
+            raise ValueError(f"{input_ids.shape[0]} prompts for {pairs} audio pairs: one prompt per pair.")
+        audio = self.get_audio_features(input_features, audio_embeds)
         word_embeddings = self.get_input_embeddings()
         audio_1 = self.audio_mapper_1(audio[:, 0])
         audio_2 = self.audio_mapper_2(audio[:, 1])
@@ -320,6 +344,7 @@ class ADiffModel(ADiffPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
+        audio_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ) -> ADiffModelOutputWithPast:
         r"""
@@ -330,12 +355,14 @@ class ADiffModel(ADiffPreTrainedModel):
             The two clips' log-mel spectrograms. Given, the prefix is computed and the language model reads it.
         answer_ids (`torch.LongTensor` of shape `(batch_size, answer_length)`, *optional*):
             Tokens placed after the prefix (teacher forcing).
+        audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, *optional*):
+            Precomputed clip embeddings of the audio tower, in place of `input_features`.
         """
         prefix_embeds = None
-        if input_features is not None:
+        if input_features is not None or audio_embeds is not None:
             if inputs_embeds is not None:
                 raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
-            prefix_embeds = self.get_prefix_embeds(input_ids, input_features)
+            prefix_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds)
             inputs_embeds = prefix_embeds
             if answer_ids is not None:
                 answer_embeds = self.get_input_embeddings()(answer_ids).to(prefix_embeds.dtype)
@@ -402,11 +429,14 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Module) -> None:
         self.lm_head = value
 
-    def get_audio_features(self, input_features: torch.Tensor) -> torch.Tensor:
-        return self.model.get_audio_features(input_features)
+    def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
+        return self.model.get_clip_embeddings(input_features)
 
-    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features: torch.Tensor) -> torch.Tensor:
-        return self.model.get_prefix_embeds(input_ids, input_features)
+    def get_audio_features(self, input_features=None, audio_embeds=None) -> torch.Tensor:
+        return self.model.get_audio_features(input_features, audio_embeds)
+
+    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features=None, audio_embeds=None) -> torch.Tensor:
+        return self.model.get_prefix_embeds(input_ids, input_features, audio_embeds)
 
     def forward(
         self,
@@ -418,18 +448,20 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         position_ids: torch.LongTensor | None = None,
         past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
+        audio_embeds: torch.FloatTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> ADiffCausalLMOutputWithPast:
         r"""
-        input_ids, input_features, answer_ids: see [`ADiffModel.forward`].
+        input_ids, input_features, answer_ids, audio_embeds: see [`ADiffModel.forward`].
         labels (`torch.LongTensor` of shape `(batch_size, num_prefix_tokens + answer_length)`, *optional*):
             Targets aligned with the language model's input (prefix, then answer), -100 on the prefix and on
             padding, as made by `ADiffProcessor(..., answer=...)`. With `input_features` and no `answer_ids`, the
             answer tokens fed to the model are read from `labels`.
         """
         num_prefix = self.config.num_prefix_tokens
-        if labels is not None and input_features is not None and answer_ids is None:
+        has_audio = input_features is not None or audio_embeds is not None
+        if labels is not None and has_audio and answer_ids is None:
             if labels.shape[1] <= num_prefix or (labels[:, :num_prefix] != -100).any():
                 raise ValueError(
                     f"labels must cover the {num_prefix} prefix positions with -100 and then the answer tokens "
@@ -439,6 +471,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         outputs = self.model(
             input_ids=input_ids,
             input_features=input_features,
+            audio_embeds=audio_embeds,
             answer_ids=answer_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -468,6 +501,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         input_features: torch.FloatTensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        audio_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ):
         """Explain the difference between each pair: [`~GenerationMixin.generate`] on the audio-and-prompt prefix.
@@ -476,10 +510,10 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         only the new tokens (decode them with `ADiffProcessor.batch_decode`). Every decoding mode and argument of
         `generate()` applies. Alternatively pass a precomputed prefix as `inputs_embeds`.
         """
-        if input_features is not None:
+        if input_features is not None or audio_embeds is not None:
             if inputs_embeds is not None:
                 raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
-            inputs_embeds = self.get_prefix_embeds(input_ids, input_features)
+            inputs_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds)
             attention_mask = None  # a prompt mask from a tokenizer does not describe the prefix
         elif inputs_embeds is None:
             raise ValueError(

@@ -161,14 +161,25 @@ class ADiffProcessor(ProcessorMixin):
             clips += [self._load(clip, sampling_rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
 
         features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
-        data = {
-            "input_ids": np.asarray(self._prompt_ids(prompts), dtype=np.int64),
-            "input_features": features.reshape(len(pairs), 2, *features.shape[2:]),
-        }
+        data = self.prepare_text(prompts, answer, max_answer_length, return_tensors=None)
+        data["input_features"] = features.reshape(len(pairs), 2, *features.shape[2:])
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def prepare_text(
+        self,
+        text: str | list[str],
+        answer: str | list[str] | None = None,
+        max_answer_length: int | None = None,
+        return_tensors: str | None = "pt",
+    ) -> BatchFeature:
+        """The text side alone: `input_ids` (prompts) and, with `answer`, `labels`, exactly as `__call__` makes
+        them. For batches whose audio arrives as precomputed clip embeddings (`audio_embeds`)."""
+        prompts = [text] if isinstance(text, str) else list(text)
+        data = {"input_ids": np.asarray(self._prompt_ids(prompts), dtype=np.int64)}
         if answer is not None:
             answers = [answer] if isinstance(answer, str) else list(answer)
-            if len(answers) != len(pairs):
-                raise ValueError(f"Got {len(answers)} answers for {len(pairs)} audio pairs: give one per pair.")
+            if len(answers) != len(prompts):
+                raise ValueError(f"Got {len(answers)} answers for {len(prompts)} audio pairs: give one per pair.")
             data["labels"] = np.asarray(self._labels(answers, max_answer_length), dtype=np.int64)
         return BatchFeature(data, tensor_type=return_tensors)
 

@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+import torch
 from transformers.feature_extraction_utils import BatchFeature
 
 from ..processing_adiff import ADiffProcessor
+from .embedding_cache import ClipEmbeddingCache
 
 
 @dataclass
@@ -20,12 +23,15 @@ class ADiffDataCollator:
         max_answer_length (`int`, *optional*): answer tokens kept (end marker included); tier-3 answers need ~300.
         crop (`str`, defaults to `"random"`): how to cut long clips.
         with_answers (`bool`, defaults to `True`): `False` gives prompt-only batches for `generate()`.
+        embedding_cache ([`ClipEmbeddingCache`], *optional*): with a frozen audio tower, batches carry the cached
+            clip embeddings as `audio_embeds` instead of log-mels (no audio is read).
     """
 
     processor: ADiffProcessor
     max_answer_length: int | None = None
     crop: str = "random"
     with_answers: bool = True
+    embedding_cache: ClipEmbeddingCache | None = None
 
     def __call__(self, examples: list[dict]) -> BatchFeature:
         missing = [key for key in ("filepath1", "filepath2", "prompt") if key not in examples[0]]
@@ -35,6 +41,15 @@ class ADiffDataCollator:
                 f"{missing or ['answer']} (build them with build_training_examples; Trainer needs "
                 "remove_unused_columns=False)."
             )
+        if self.embedding_cache is not None:
+            batch = self.processor.prepare_text(
+                [e["prompt"] for e in examples],
+                [e["answer"] for e in examples] if self.with_answers else None,
+                self.max_answer_length,
+            )
+            pairs = [[self.embedding_cache[e["filepath1"]], self.embedding_cache[e["filepath2"]]] for e in examples]
+            batch["audio_embeds"] = torch.from_numpy(np.asarray(pairs, dtype=np.float32))
+            return batch
         return self.processor(
             text=[e["prompt"] for e in examples],
             audio=[(e["filepath1"], e["filepath2"]) for e in examples],

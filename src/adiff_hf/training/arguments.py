@@ -63,6 +63,13 @@ class DataArguments:
         default=300, metadata={"help": "Answer tokens kept, end marker included (tier-3 answers need ~300)."}
     )
     crop: str = field(default="random", metadata={"help": "How training cuts clips over 10 s: random/start/center."})
+    cache_audio_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Compute the frozen audio tower's clip embeddings once (output_dir/clip_embeddings.safetensors) "
+            "and train on them: much faster; clips are then cut at their start, not at random."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use at most this many training rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use at most this many validation rows."})
     num_generation_samples: int = field(

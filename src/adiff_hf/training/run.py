@@ -21,7 +21,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..configuration_adiff import ADiffConfig
-from ..data import ADiffDataCollator, build_training_examples, load_difference_csv
+from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
 from ..feature_extraction_adiff import ADiffFeatureExtractor
 from ..modeling_adiff import ADiffForConditionalGeneration
 from ..plotting import plot_loss_curve
@@ -159,7 +159,17 @@ def run_stage(
             data_args.validation_csv, data_args.audio_root, data_args.missing_audio, data_args.max_eval_samples
         )
         eval_set = build_training_examples(eval_rows, pools, paraphrase=False)
-    collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop)
+    cache = None
+    if data_args.cache_audio_embeddings:
+        if "audio_tower" in freezing["trainable_components"]:
+            raise ValueError(
+                f"--cache_audio_embeddings needs a frozen audio tower, but stage {stage} trains audio_tower."
+            )
+        files = list(train_set["filepath1"]) + list(train_set["filepath2"])
+        if eval_set is not None:
+            files += list(eval_set["filepath1"]) + list(eval_set["filepath2"])
+        cache = _clip_embeddings(model, processor, files, training_args)
+    collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop, embedding_cache=cache)
 
     callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
     sharded = bool(args.fsdp) or args.deepspeed is not None
@@ -170,7 +180,7 @@ def run_stage(
         callbacks.append(
             GenerationSamplesCallback(
                 samples,
-                ADiffDataCollator(processor, crop="start", with_answers=False),
+                ADiffDataCollator(processor, crop="start", with_answers=False, embedding_cache=cache),
                 os.path.join(args.output_dir, "generations.jsonl"),
                 max_new_tokens=data_args.generation_max_new_tokens,
             )
@@ -223,6 +233,24 @@ def run_stage(
             json.dump(summary, f, indent=2)
     trainer.accelerator.wait_for_everyone()
     return args.output_dir
+
+
+def _clip_embeddings(model, processor, files: list[str], training_args) -> ClipEmbeddingCache:
+    """The run's clip-embedding cache, extended to `files` (computed on the main process, read by the others)."""
+    path = os.path.join(training_args.output_dir, "clip_embeddings.safetensors")
+    fingerprint = ClipEmbeddingCache.fingerprint(model)
+    with training_args.main_process_first(desc="clip embeddings"):
+        cache = ClipEmbeddingCache.load(path) if os.path.isfile(path) else ClipEmbeddingCache({}, fingerprint)
+        if cache.tower != fingerprint:
+            logger.info("The cached clip embeddings come from another audio tower: computing them again.")
+            cache = ClipEmbeddingCache({}, fingerprint)
+        missing = [f for f in dict.fromkeys(files) if f not in cache]
+        if missing:
+            cache.update(ClipEmbeddingCache.compute(model, processor, missing))
+            if training_args.process_index == 0:
+                os.makedirs(training_args.output_dir, exist_ok=True)
+                cache.save(path)
+    return cache
 
 
 def run_stages(

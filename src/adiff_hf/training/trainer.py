@@ -59,7 +59,9 @@ class GenerationSamplesCallback(TrainerCallback):
         was_training = model.training
         model.eval()
         inputs = self.collator(self.examples).to(model.device)
-        inputs["input_features"] = inputs["input_features"].to(model.dtype)
+        for key in ("input_features", "audio_embeds"):
+            if key in inputs:
+                inputs[key] = inputs[key].to(model.dtype)
         predictions = self.collator.processor.batch_decode(model.generate(**inputs, **self.generate_kwargs))
         model.train(was_training)
         with open(self.path, "a", encoding="utf-8") as f:
