@@ -92,29 +92,40 @@ def test_release_layout_keeps_gpt2_and_htsat():
     assert adiff_hf.ADiffConfig().audio_embed_dim == 768
 
 
-def test_fresh_whisper_and_llama_backbones_are_loaded(tmp_path):
-    import json
+@pytest.fixture(scope="module")
+def backbone_dirs(tmp_path_factory):
+    """Tiny Whisper and Llama checkpoints saved as transformers directories (what the importers produce)."""
     import shutil
 
     from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
 
-    from adiff_hf.training import ModelArguments, build_model_from_backbones
-
     torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("backbones")
     small = tiny_whisper_llama_config()
     whisper = WhisperModel(
         WhisperConfig(**{k: v for k, v in small.audio_config.to_dict().items() if k != "model_type"})
     )
-    whisper.save_pretrained(tmp_path / "whisper")
+    whisper.save_pretrained(root / "whisper")
     llama = LlamaForCausalLM(LlamaConfig(**{k: v for k, v in small.text_config.to_dict().items() if k != "model_type"}))
-    llama.save_pretrained(tmp_path / "llm")
-    shutil.copytree(TOKENIZER_DIR, tmp_path / "llm", dirs_exist_ok=True)
-    overrides = {"projection_dim": 16, "mapper_num_layers": 1, "cross_num_layers": 1, "mapper_num_heads": 2}
+    llama.save_pretrained(root / "llm")
+    shutil.copytree(TOKENIZER_DIR, root / "llm", dirs_exist_ok=True)
+    return root, whisper, llama
+
+
+SMALL_HEAD = {"projection_dim": 16, "mapper_num_layers": 1, "cross_num_layers": 1, "mapper_num_heads": 2}
+
+
+def test_fresh_whisper_and_llama_backbones_are_loaded(backbone_dirs):
+    import json
+
+    from adiff_hf.training import ModelArguments, build_model_from_backbones
+
+    root, whisper, llama = backbone_dirs
     model, processor = build_model_from_backbones(
         ModelArguments(
-            audio_encoder=str(tmp_path / "whisper"),
-            text_decoder=str(tmp_path / "llm"),
-            config_overrides=json.dumps(overrides | {"cross_num_heads": 2}),
+            audio_encoder=str(root / "whisper"),
+            text_decoder=str(root / "llm"),
+            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
         )
     )
     for name, tensor in whisper.encoder.state_dict().items():
@@ -124,10 +135,45 @@ def test_fresh_whisper_and_llama_backbones_are_loaded(tmp_path):
     assert model.lm_head.weight is model.model.language_model.embed_tokens.weight
     assert processor.feature_extractor.front_end == "whisper" and processor.end_of_text == "<|endoftext|>"
     assert model.config.separator_token_id == 50256 and model.config.prompt_pad_token_id == 50256
-    inputs = processor(
-        text="explain the difference in detail", audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000
-    )
-    assert inputs["input_ids"][0].tolist().count(50256) == 40 - len(
-        processor.tokenizer("explain the difference in detail")["input_ids"]
-    )
+    prompt = "explain the difference in detail"
+    inputs = processor(text=prompt, audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000)
+    padding = 40 - len(processor.tokenizer(prompt + "<|endoftext|>")["input_ids"])
+    assert inputs["input_ids"][0].tolist()[-padding:] == [50256] * padding
     assert model.generate(**inputs, max_new_tokens=3).shape == (1, 3)
+
+
+def test_assembly_from_backbones_and_a_small_head(backbone_dirs, tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    from adiff_hf.assembly import HEAD_WEIGHTS, assemble_model, export_head_weights
+    from adiff_hf.training import ModelArguments, build_model_from_backbones
+
+    root, _, _ = backbone_dirs
+    torch.manual_seed(1)
+    model, processor = build_model_from_backbones(
+        ModelArguments(
+            audio_encoder=str(root / "whisper"),
+            text_decoder=str(root / "llm"),
+            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
+        )
+    )
+    files = export_head_weights(model.eval(), tmp_path / "head")
+    head = load_file(files[0])
+    assert not any(k.startswith(("model.audio_tower", "model.language_model", "lm_head")) for k in head)
+    assert all(t.dtype == torch.float16 for t in head.values())
+    assert (tmp_path / "head" / HEAD_WEIGHTS).stat().st_size < 2_000_000  # only the new parts travel
+    out = assemble_model(tmp_path / "head", root / "whisper", root / "llm", tmp_path / "assembled")
+    assembled = ADiffForConditionalGeneration.from_pretrained(out).eval()
+    state = assembled.state_dict()
+    for name, tensor in model.state_dict().items():
+        expected = tensor.half().float() if name in head else tensor
+        assert torch.equal(state[name], expected), name
+    inputs = ADiffProcessor.from_pretrained(out)(
+        text="explain the difference in few words", audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000
+    )
+    assert assembled.generate(**inputs, max_new_tokens=4).shape == (1, 4)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="adiff_head.safetensors is missing"):
+        assemble_model(tmp_path / "empty", root / "whisper", root / "llm", tmp_path / "x")

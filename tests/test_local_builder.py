@@ -10,6 +10,7 @@ import soundfile as sf
 
 from adiff_hf.data import load_difference_csv
 from adiff_hf.data.local_builder import RATE, Change, Source, apply_change, build_difference_dataset
+from adiff_hf.evaluation.attributes import parse_answer
 from conftest import noise, tone
 
 
@@ -86,8 +87,8 @@ def test_answers_match_the_audio(built):
         one, _ = sf.read(out / row["filepath1"])
         two, _ = sf.read(out / row["filepath2"])
         louder_first = np.sqrt(np.mean(one**2)) > np.sqrt(np.mean(two**2))
-        says_first = row["answer"].startswith("Audio 1")
-        assert louder_first == (says_first == ("louder" in row["answer"])), row
+        clip, words = parse_answer(row["answer"])
+        assert louder_first == ((clip == 1) == ("louder" in words)), row
         checked += 1
     assert checked >= 1
 
@@ -123,3 +124,46 @@ def test_controlled_changes_do_what_they_say(change):
         assert snr == pytest.approx(10.0, abs=0.5)
     else:
         assert (np.abs(out[len(out) // 3 : len(out) // 3 + int(0.3 * RATE)]) == 0).all()
+
+
+def test_known_attributes_score_oracle_answers_perfectly(built):
+    from adiff_hf.evaluation.attributes import expected, read_pairs, score_answers
+
+    out, report = built
+    pairs = [p for p in read_pairs(out, "train") if p["kind"] == "change"]
+    rows = {(r["filepath1"], r["input"]): r["answer"] for r in csv.DictReader(open(report.splits["train"]))}
+    scorable = [p for p in pairs if p["change"] in ("gain", "speed", "reverse", "noise", "gap", "clipping")]
+    answers = [rows[(p["filepath1"], "explain the difference in few words")] for p in scorable]
+    assert scorable and score_answers(scorable, answers)["accuracy"] == 1.0  # the dataset's own answers are right
+    flipped = [a.replace("Audio 1", "@").replace("Audio 2", "Audio 1").replace("@", "Audio 2") for a in answers]
+    flipped = [a.replace("audio 1", "@").replace("audio 2", "audio 1").replace("@", "audio 2") for a in flipped]
+    assert score_answers(scorable, flipped)["clip_accuracy"] == 0.0
+    clip, word = expected({"change": "gain", "value": -6.0, "changed_clip": 2})
+    assert (clip, word) == (2, "quieter")
+
+
+def test_measure_script_end_to_end(built, tiny_adiff_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out, _ = built
+    args = [sys.executable, str(REPO / "scripts" / "measure_adiff.py"), "--model", str(tiny_adiff_dir)]
+    args += [
+        "--data_dir",
+        str(out),
+        "--output_dir",
+        str(tmp_path),
+        "--max_new_tokens",
+        "6",
+        "--bootstrap_samples",
+        "10",
+    ]
+    result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    attributes = json.loads((tmp_path / "attributes.json").read_text())
+    assert set(attributes) == {"model", "clips swapped", "clips silenced"}
+    assert all(0 <= r["accuracy"] <= 1 and r["pairs"] >= 1 for r in attributes.values())
+    report = (tmp_path / "report.md").read_text()
+    assert "| model | metric | LOCAL-1 | LOCAL-2 | LOCAL-3 |" in report and "| clips silenced |" in report

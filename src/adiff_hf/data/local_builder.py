@@ -4,7 +4,8 @@ Pairs are either two different sources (labels from file names and package folde
 changed in a controlled way (gain, speed, reverberation, low/high-pass, noise at an SNR, clipping, reversal, a gap
 of silence); the asterisk prompts bring speech. Every answer
 is written from the *known* attributes, in three tiers with varied phrasing, and captions describe each clip.
-Splits are by source clip; everything is deterministic given the seed; a manifest records sources and licences.
+Splits are by source clip; everything is deterministic given the seed; a manifest records sources and licences,
+and `<split>_pairs.jsonl` the known attributes of each pair (what was changed, in which clip), for attribute scoring.
 """
 
 import csv
@@ -310,7 +311,7 @@ def build_difference_dataset(
     for split, count in pairs_per_split.items():
         members = by_split[split]
         rng = np.random.default_rng([seed, list(pairs_per_split).index(split)])
-        rows = []
+        rows, records = [], []
         for index in range(count):
             a = members[int(rng.integers(len(members)))]
             stem = f"{split}_{index:05d}"
@@ -327,6 +328,8 @@ def build_difference_dataset(
                     else (texts["caption_plain"], texts["caption_changed"])
                 )
                 kind = f"change:{change.name}"
+                record = {"kind": "change", "change": change.name, "value": change.value, "short": change.short}
+                record |= {"changed_clip": 1 if changed_first else 2, "labels": [a.label, a.label]}
             else:
                 b = members[int(rng.integers(len(members)))]
                 while b.label == a.label and len({m.label for m in members}) > 1:
@@ -335,11 +338,17 @@ def build_difference_dataset(
                 texts = texts_for_sources(a, b, rng)
                 captions = (texts["caption_1"], texts["caption_2"])
                 kind = "sources"
+                record = {
+                    "kind": "sources",
+                    "labels": [a.label, b.label],
+                    "speech": [a.kind == "speech", b.kind == "speech"],
+                }
             paths = []
             for suffix, wave in (("a", first), ("b", second)):
                 relative = os.path.join("audio", f"{stem}_{suffix}.wav")
                 sf.write(os.path.join(output_dir, relative), wave, RATE, subtype="PCM_16")
                 paths.append(relative)
+            records.append({"split": split, "index": index, "filepath1": paths[0], "filepath2": paths[1]} | record)
             for tier, prompt in TIER_INPUTS.items():
                 rows.append(
                     {
@@ -357,6 +366,8 @@ def build_difference_dataset(
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
+        with open(os.path.join(output_dir, f"{split}_pairs.jsonl"), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)  # the known attributes of every pair
         report.splits[split], report.pairs[split], report.sources[split] = path, count, len(members)
         manifest["pairs"][split] = count
         manifest["sources"] += [asdict(s) | {"split": split} for s in members]
