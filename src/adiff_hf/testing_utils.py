@@ -2,6 +2,23 @@
 
 from .configuration_adiff import ADiffConfig
 
+# ADIFF's own parts at toy size, shared by both tiny layouts
+TINY_HEAD = {
+    "projection_dim": 32,
+    "audio_clip_length": 8,
+    "prefix_length": 8,
+    "mapper_num_layers": 1,
+    "mapper_num_heads": 2,
+    "cross_num_layers": 1,
+    "cross_num_heads": 2,
+}
+
+
+def _tiny(audio: dict, text: dict, overrides: dict) -> ADiffConfig:
+    audio |= overrides.pop("audio_config", {})
+    text |= overrides.pop("text_config", {})
+    return ADiffConfig(audio_config=audio, text_config=text, **(TINY_HEAD | overrides))
+
 
 def tiny_adiff_config(**overrides) -> ADiffConfig:
     """A ~2M-parameter ADIFF (mostly GPT-2's 50,257-token embedding table) that trains in seconds on a CPU.
@@ -11,18 +28,7 @@ def tiny_adiff_config(**overrides) -> ADiffConfig:
     """
     audio = {"patch_embeds_hidden_size": 16, "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 2]}
     text = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 256}
-    fields = {
-        "projection_dim": 32,
-        "audio_clip_length": 8,
-        "prefix_length": 8,
-        "mapper_num_layers": 1,
-        "mapper_num_heads": 2,
-        "cross_num_layers": 1,
-        "cross_num_heads": 2,
-    }
-    audio |= overrides.pop("audio_config", {})
-    text |= overrides.pop("text_config", {})
-    return ADiffConfig(audio_config=audio, text_config=text, **(fields | overrides))
+    return _tiny(audio, text, overrides)
 
 
 def tiny_whisper_llama_config(**overrides) -> ADiffConfig:
@@ -51,18 +57,7 @@ def tiny_whisper_llama_config(**overrides) -> ADiffConfig:
         "bos_token_id": 50256,
         "eos_token_id": 50256,
     }
-    fields = {
-        "projection_dim": 32,
-        "audio_clip_length": 8,
-        "prefix_length": 8,
-        "mapper_num_layers": 1,
-        "mapper_num_heads": 2,
-        "cross_num_layers": 1,
-        "cross_num_heads": 2,
-    }
-    audio |= overrides.pop("audio_config", {})
-    text |= overrides.pop("text_config", {})
-    return ADiffConfig(audio_config=audio, text_config=text, **(fields | overrides))
+    return _tiny(audio, text, overrides)
 
 
 __all__ = ["tiny_adiff_config", "tiny_whisper_llama_config"]

