@@ -10,7 +10,11 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     # the evaluate module is a script loaded by path, not an importable package
-    package_data={"adiff_hf.metrics": ["caption_metrics/*.py"], "adiff_hf.model_card": ["template.md"]},
+    package_data={
+        "adiff_hf": ["pretrained/adiff-mini/*"],
+        "adiff_hf.metrics": ["caption_metrics/*.py"],
+        "adiff_hf.model_card": ["template.md"],
+    },
     entry_points={"console_scripts": ["adiff-hf=adiff_hf.cli:main"]},
     python_requires=">=3.10",
     install_requires=[

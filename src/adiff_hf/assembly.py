@@ -31,6 +31,7 @@ CONFIG_FIELDS = (
     "cross_num_heads",
     "cross_mlp_ratio",
     "mapper_dropout",
+    "mapper_hidden_size",
     "audio_embed_frames",
 )
 

@@ -23,7 +23,9 @@ def _explain_parser() -> argparse.ArgumentParser:
     parser.add_argument("audio1", help="first audio file")
     parser.add_argument("audio2", help="second audio file")
     parser.add_argument(
-        "--model", default=os.environ.get(DEFAULT_MODEL_ENV), help=f"model directory or Hub id (${DEFAULT_MODEL_ENV})"
+        "--model",
+        default=None,
+        help=f"model directory or Hub id (default: ${DEFAULT_MODEL_ENV}, else adiff-mini, assembled on first use)",
     )
     parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
@@ -36,12 +38,12 @@ def _explain_parser() -> argparse.ArgumentParser:
 
 def explain_main(argv: list[str] | None = None) -> dict:
     args = _explain_parser().parse_args(argv)
-    if not args.model:
-        raise SystemExit(f"adiff-hf explain: give --model (a model directory or Hub id) or set ${DEFAULT_MODEL_ENV}.")
     import transformers
 
     from . import plotting
+    from .default_model import resolve_model
 
+    args.model = resolve_model(args.model)
     model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
     processor = transformers.AutoProcessor.from_pretrained(args.model)
     prompt = args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier]
@@ -156,6 +158,21 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
     )
 
 
+def assemble_main(argv: list[str] | None = None) -> str:
+    from .default_model import assemble_default_model, default_model_dir
+
+    parser = argparse.ArgumentParser(
+        prog="adiff-hf assemble",
+        description="Assemble the default model (adiff-mini) from the installed PyPI backbones and the shipped head.",
+    )
+    parser.add_argument("--output", default=None, help=f"default: {default_model_dir()}")
+    parser.add_argument("--force", action="store_true", help="assemble again even if it exists")
+    args = parser.parse_args(argv)
+    path = assemble_default_model(args.output, force=args.force)
+    print(path)
+    return path
+
+
 def card_main(argv: list[str] | None = None) -> str:
     from .model_card import card_main as run
 
@@ -164,6 +181,7 @@ def card_main(argv: list[str] | None = None) -> str:
 
 COMMANDS = {
     "explain": explain_main,
+    "assemble": assemble_main,
     "convert": convert_main,
     "train": train_main,
     "evaluate": evaluate_main,

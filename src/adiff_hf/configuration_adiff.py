@@ -65,6 +65,9 @@ class ADiffConfig(PreTrainedConfig):
             Attention heads of the cross-projection.
         cross_mlp_ratio (`float`, *optional*, defaults to 2.0):
             MLP width / model width of the cross-projection.
+        mapper_hidden_size (`int`, *optional*):
+            Width the mappers' transformers run at, with projections to and from the language model's width. None
+            (the release) runs them at the language model's width; a small value makes a small head.
         mapper_dropout (`float`, *optional*, defaults to 0.0):
             Dropout inside the mapper and cross-projection MLPs.
         separator_token_id (`int`, *optional*, defaults to 50256):
@@ -114,6 +117,7 @@ class ADiffConfig(PreTrainedConfig):
     cross_num_heads: int = 4
     cross_mlp_ratio: float = 2.0
     mapper_dropout: float = 0.0
+    mapper_hidden_size: int | None = None
     separator_token_id: int = 50256
     prompt_pad_token_id: int = 0
     audio_embed_frames: int | None = None

@@ -161,26 +161,37 @@ class ADiffMapper(nn.Module):
     """Appends `prefix_length` learned tokens to its input tokens, runs a transformer, keeps the learned positions.
 
     With `input_dim`, the input is one vector per example, first expanded by `linear` into `clip_length` tokens
-    (the audio mappers); without it, the input is already a token sequence (the text mapper).
+    (the audio mappers); without it, the input is already a token sequence (the text mapper). With a
+    `mapper_hidden_size` below the language model's width, the transformer runs at that width between an
+    `input_projection` (text mapper) and an `output_projection` back to the LM width; the release has neither.
     """
 
     def __init__(self, config: ADiffConfig, input_dim: int | None = None):
         super().__init__()
-        dim = config.text_config.hidden_size
+        model_dim = config.text_config.hidden_size
+        dim = config.mapper_hidden_size or model_dim
         self.clip_length = config.audio_clip_length
         if input_dim is not None:
             self.linear = nn.Linear(input_dim, self.clip_length * dim)
+        elif dim != model_dim:
+            self.input_projection = nn.Linear(model_dim, dim)
         self.prefix_const = nn.Parameter(torch.randn(config.prefix_length, dim))
         self.transformer = ADiffTransformer(
             dim, config.mapper_num_heads, config.mapper_num_layers, config.mapper_mlp_ratio, config.mapper_dropout
         )
+        if dim != model_dim:
+            self.output_projection = nn.Linear(dim, model_dim)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "linear"):
             inputs = self.linear(inputs).view(inputs.shape[0], self.clip_length, -1)
+        elif hasattr(self, "input_projection"):
+            inputs = self.input_projection(inputs)
         learned = self.prefix_const.unsqueeze(0).expand(inputs.shape[0], -1, -1).to(inputs.dtype)
-        hidden_states = self.transformer(torch.cat((inputs, learned), dim=1))
-        return hidden_states[:, inputs.shape[1] :]
+        hidden_states = self.transformer(torch.cat((inputs, learned), dim=1))[:, inputs.shape[1] :]
+        if hasattr(self, "output_projection"):
+            hidden_states = self.output_projection(hidden_states)
+        return hidden_states
 
 
 GPT2_SPACE_TOKEN_ID = 220

