@@ -27,6 +27,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--max_new_tokens", type=int, default=120)
     parser.add_argument("--bootstrap_samples", type=int, default=200)
+    parser.add_argument("--max_rows", type=int, default=None, help="caption metrics on at most this many rows")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
 
@@ -36,6 +37,7 @@ def main(argv=None) -> dict:
         args.output_dir,
         batch_size=args.batch_size,
         bootstrap_samples=args.bootstrap_samples,
+        max_rows=args.max_rows,
         max_new_tokens=args.max_new_tokens,
     )
     model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model)
