@@ -11,10 +11,17 @@ import os
 import torch
 from safetensors.torch import load_file, save_file
 
-from .training.run import build_model_from_backbones
-from .training.stages import component_of
+from .backbones import build_model_from_backbones
 
 HEAD_WEIGHTS = "adiff_head.safetensors"
+
+
+def component_of(parameter_name: str) -> str:
+    """`model.audio_tower.x` -> `audio_tower`; `lm_head.weight` -> `language_model` (as in training.stages)."""
+    parts = parameter_name.split(".")
+    return parts[1] if parts[0] == "model" else "language_model"
+
+
 HEAD_CONFIG = "adiff_head.json"
 BACKBONE_COMPONENTS = ("audio_tower", "language_model")
 CONFIG_FIELDS = (
@@ -59,21 +66,13 @@ def assemble_model(
     output_dir: str | os.PathLike,
 ) -> str:
     """Backbone directories + exported head -> a complete model + processor directory (from_pretrained-able)."""
-    from .training.arguments import ModelArguments
-
     head_dir = os.fspath(head_dir)
     for name in (HEAD_WEIGHTS, HEAD_CONFIG):
         if not os.path.isfile(os.path.join(head_dir, name)):
             raise FileNotFoundError(f"{os.path.join(head_dir, name)} is missing: export it with export_head_weights.")
     with open(os.path.join(head_dir, HEAD_CONFIG), encoding="utf-8") as f:
         fields = json.load(f)
-    model, processor = build_model_from_backbones(
-        ModelArguments(
-            audio_encoder=os.fspath(audio_encoder),
-            text_decoder=os.fspath(text_decoder),
-            config_overrides=json.dumps(fields),
-        )
-    )
+    model, processor = build_model_from_backbones(os.fspath(audio_encoder), os.fspath(text_decoder), None, fields)
     head = load_file(os.path.join(head_dir, HEAD_WEIGHTS))
     own = {n for n in model.state_dict() if component_of(n) not in BACKBONE_COMPONENTS and not n.startswith("lm_head")}
     if set(head) != own:

@@ -7,22 +7,12 @@ import os
 from collections import Counter
 
 from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    ClapAudioConfig,
-    ClapAudioModel,
-    ClapConfig,
-    ClapModel,
-    WhisperConfig,
-    WhisperModel,
     set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from ..configuration_adiff import ADiffConfig
+from .. import backbones
 from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
-from ..feature_extraction_adiff import ADiffFeatureExtractor
 from ..modeling_adiff import ADiffForConditionalGeneration
 from ..plotting import plot_loss_curve
 from ..processing_adiff import ADiffProcessor
@@ -37,67 +27,10 @@ SUMMARY_FILE = "stage_summary.json"
 
 
 def build_model_from_backbones(model_args: ModelArguments) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:
-    """A new ADIFF around pretrained backbones: new projection, mappers and cross-projection.
-
-    The audio encoder is a CLAP/HTSAT audio model (the release's) or a Whisper model (its encoder is used); the text
-    decoder is any causal LM transformers loads (GPT-2, Llama-family such as SmolLM2, ...).
-    """
-    if model_args.text_decoder is None:
-        raise ValueError("Give --model_name_or_path (a saved ADIFF model) or --text_decoder (and --audio_encoder).")
-    text_config = AutoConfig.from_pretrained(model_args.text_decoder)
-    audio, whisper = None, False
-    if model_args.audio_encoder is not None:
-        audio_config = AutoConfig.from_pretrained(model_args.audio_encoder)
-        if isinstance(audio_config, ClapConfig):
-            audio = ClapModel.from_pretrained(model_args.audio_encoder).audio_model
-        elif isinstance(audio_config, ClapAudioConfig):
-            audio = ClapAudioModel.from_pretrained(model_args.audio_encoder)
-        elif isinstance(audio_config, WhisperConfig):
-            audio, whisper = WhisperModel.from_pretrained(model_args.audio_encoder).get_encoder(), True
-        else:
-            raise ValueError(
-                f"--audio_encoder {model_args.audio_encoder} is a {audio_config.model_type!r} model; give a CLAP "
-                "(HTSAT) audio model, a CLAP model or a Whisper model directory."
-            )
-    try:
-        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--config_overrides is not valid JSON: {err}") from None
-    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.text_decoder)
-    if tokenizer.eos_token_id is None:
-        raise ValueError(f"The tokenizer of {model_args.text_decoder} has no end token: ADIFF needs one.")
-    gpt2 = text_config.model_type == "gpt2"
-    # GPT-2 keeps the release's prompt padding ("!", id 0); other LMs pad prompts with their pad (or end) token
-    pad_id = 0 if gpt2 else (tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-    config = ADiffConfig(
-        audio_config=audio.config.to_dict() if audio is not None else overrides.pop("audio_config", None),
-        text_config=text_config.to_dict(),
-        separator_token_id=tokenizer.eos_token_id,
-        prompt_pad_token_id=pad_id,
-        **overrides,
+    """A new ADIFF around the backbones named by `--audio_encoder` / `--text_decoder` (see `adiff_hf.backbones`)."""
+    return backbones.build_model_from_backbones(
+        model_args.audio_encoder, model_args.text_decoder, model_args.tokenizer_name, model_args.config_overrides
     )
-    model = ADiffForConditionalGeneration(config)
-    if audio is not None:
-        model.model.audio_tower.load_state_dict(audio.state_dict())
-    else:
-        logger.warning("No --audio_encoder: the audio tower starts from random weights.")
-    language_model = AutoModelForCausalLM.from_pretrained(model_args.text_decoder)
-    model.model.language_model.load_state_dict(language_model.base_model.state_dict())
-    if not config.tie_word_embeddings or not getattr(text_config, "tie_word_embeddings", True):
-        model.lm_head.load_state_dict(language_model.get_output_embeddings().state_dict())
-    model.tie_weights()
-    extractor = (
-        ADiffFeatureExtractor.for_whisper(config.audio_config.num_mel_bins) if whisper else ADiffFeatureExtractor()
-    )
-    processor = ADiffProcessor(
-        extractor,
-        tokenizer,
-        prompt_length=config.prompt_length,
-        num_prefix_tokens=config.num_prefix_tokens,
-        prompt_pad_token_id=config.prompt_pad_token_id,
-        end_of_text=" <|endoftext|>" if gpt2 else tokenizer.eos_token,
-    )
-    return model, processor
 
 
 def load_model(path: str) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:

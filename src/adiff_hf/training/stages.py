@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
+from ..assembly import component_of
 from ..modeling_adiff import ADiffForConditionalGeneration
 
 # The parts of ADiffModel, as named on `model.model`; `lm_head` belongs to the language model (it is tied to its
@@ -37,12 +38,6 @@ STAGE_DEFAULTS = {
         "lr_scale": 0.1,
     },
 }
-
-
-def component_of(parameter_name: str) -> str:
-    """`model.audio_mapper_1.layers.0...` -> `audio_mapper_1`; `lm_head.weight` -> `language_model`."""
-    parts = parameter_name.split(".")
-    return parts[1] if parts[0] == "model" else "language_model"
 
 
 def parse_components(value: str | Iterable[str], argument: str = "trainable") -> tuple[str, ...]:
