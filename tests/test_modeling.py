@@ -227,3 +227,59 @@ def test_spec_augment_only_while_the_audio_tower_trains():
     freq_zeroed = (drop_stripes(ones, 1, 2, 8)[:, :, 0, 0] == 0).sum(dim=1)
     assert time_zeroed.max() <= 126 and freq_zeroed.max() <= 14
     assert time_zeroed.float().std() > 0 and (time_zeroed > 0).any()  # drawn per example
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {},
+        {"num_beams": 3},
+        {"num_beams": 2, "num_return_sequences": 2},
+        {"do_sample": True, "top_k": 20},
+        {"do_sample": True, "top_p": 0.9, "num_return_sequences": 2},
+    ],
+    ids=["greedy", "beams", "beams-2-returned", "top-k", "top-p-2-returned"],
+)
+def test_preallocated_cache_gives_dynamic_cache_tokens(model_and_processor, two_pairs, mode):
+    """generate()'s default cache writes in place; every decoding mode gives what transformers' DynamicCache gives."""
+    from transformers import DynamicCache
+
+    model, _ = model_and_processor
+    kwargs = {"max_new_tokens": 24, "min_new_tokens": 24, **mode}
+    torch.manual_seed(3)
+    ours = model.generate(**two_pairs, return_dict_in_generate=True, **kwargs)
+    torch.manual_seed(3)
+    plain = model.generate(**two_pairs, past_key_values=DynamicCache(), **kwargs)
+    assert type(ours.past_key_values).__name__ == "ADiffPreallocatedCache"
+    assert torch.equal(ours.sequences, plain)
+    assert len(set(plain.flatten().tolist())) > 2  # a real decode, not one token repeated
+
+
+def test_preallocated_cache_grows_past_its_capacity(model_and_processor, two_pairs):
+    from transformers import DynamicCache
+
+    from adiff_hf.modeling_adiff import ADiffPreallocatedCache
+
+    model, _ = model_and_processor
+    kwargs = {"max_new_tokens": 16, "min_new_tokens": 16}
+    small = ADiffPreallocatedCache(model.config.text_config.num_hidden_layers, capacity=4)
+    grown = model.generate(**two_pairs, past_key_values=small, **kwargs)
+    assert torch.equal(grown, model.generate(**two_pairs, past_key_values=DynamicCache(), **kwargs))
+    layer = small.layers[0]
+    assert layer.get_seq_length() == model.config.num_prefix_tokens + 15  # the last token is never fed back
+    assert layer.keys.data_ptr() == layer._key_buffer.data_ptr()  # attention reads the buffer, not a copy
+
+
+def test_bfloat16_gives_finite_logits_and_generates(converted_dir, variant):
+    """Half precision on CPU: bf16 weights and inputs give finite logits and decode."""
+    import transformers
+
+    model = transformers.AutoModelForMultimodalLM.from_pretrained(converted_dir, dtype=torch.bfloat16).eval()
+    processor = transformers.AutoProcessor.from_pretrained(converted_dir)
+    inputs = processor(text=PROMPTS, audio=[variant.pair(0), variant.pair(1)], sampling_rate=32000)
+    inputs["input_features"] = inputs["input_features"].to(torch.bfloat16)
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
+    ids = model.generate(**inputs, max_new_tokens=8, min_new_tokens=8)
+    assert ids.shape == (2, 8)

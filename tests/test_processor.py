@@ -85,6 +85,20 @@ def test_short_clips_are_tiled_like_the_release():
     np.testing.assert_allclose(extractor(clip)["input_features"], extractor(tiled)["input_features"], atol=1e-6)
 
 
+def test_batched_features_are_claps_own():
+    """The batched torch log-mel gives exactly what ClapFeatureExtractor's per-clip loop gives."""
+    from transformers import ClapFeatureExtractor
+
+    extractor = ADiffFeatureExtractor()
+    rng = np.random.default_rng(0)
+    clips = [(10.0 ** rng.uniform(-5, 0) * rng.standard_normal(32000 * 10)).astype(np.float32) for _ in range(5)]
+    clips += [tone(440, 3), np.zeros(32000, dtype=np.float32), noise(0.2)]
+    ours = extractor(clips)["input_features"]
+    reference = ClapFeatureExtractor.__call__(extractor, clips, sampling_rate=32000)["input_features"]
+    assert ours.shape == (8, 1, 1001, 64) and ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, np.asarray(reference, dtype=np.float32))
+
+
 @pytest.mark.parametrize(
     ("audio", "message"),
     [

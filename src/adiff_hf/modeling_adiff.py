@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, ClapAudioModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.cache_utils import Cache
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
 from transformers.modeling_utils import slice_logits_to_keep
@@ -192,6 +192,67 @@ class ADiffMapper(nn.Module):
         if hasattr(self, "output_projection"):
             hidden_states = self.output_projection(hidden_states)
         return hidden_states
+
+
+class ADiffPreallocatedLayer(DynamicLayer):
+    """A [`DynamicLayer`] that writes new keys and values into a buffer allocated once, instead of concatenating.
+
+    `DynamicLayer` copies the whole cache at every step (`torch.cat`): at batch 16 and 300 new tokens that copy moves
+    more bytes than the language model's weights. Here each step writes one position in place and attention reads
+    a view of the filled part, so the results are the same. The buffer holds `capacity` positions (doubling if it
+    runs out). When generation replaces `keys`/`values` (beam reordering, cropping), the buffer is rebuilt from them.
+    """
+
+    def __init__(self, capacity: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.capacity = capacity
+        self._key_buffer = self._value_buffer = self._key_view = self._value_view = None
+        self._length = 0
+
+    def _allocate(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
+        shape = (*keys.shape[:-2], capacity, keys.shape[-1])
+        self._key_buffer = keys.new_empty(shape)
+        self._value_buffer = values.new_empty((*values.shape[:-2], capacity, values.shape[-1]))
+        self._length = keys.shape[-2]
+        self._key_buffer[..., : self._length, :] = keys
+        self._value_buffer[..., : self._length, :] = values
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        elif self._key_buffer is None or self.keys is not self._key_view or self.values is not self._value_view:
+            # first real update, or keys/values were replaced from outside (beam reorder, crop): adopt them
+            self._key_buffer = None
+        new = key_states.shape[-2]
+        if self._key_buffer is None:
+            previous = self.keys if self.keys is not None and self.keys.numel() else None
+            base_k = previous if previous is not None else key_states[..., :0, :]
+            base_v = self.values if previous is not None else value_states[..., :0, :]
+            self._allocate(base_k, base_v, max(self.capacity, base_k.shape[-2] + new))
+        if self._length + new > self._key_buffer.shape[-2]:
+            keys, values = self._key_buffer[..., : self._length, :], self._value_buffer[..., : self._length, :]
+            self._allocate(keys, values, 2 * (self._length + new))
+        self._key_buffer[..., self._length : self._length + new, :] = key_states
+        self._value_buffer[..., self._length : self._length + new, :] = value_states
+        self._length += new
+        self.keys = self._key_view = self._key_buffer[..., : self._length, :]
+        self.values = self._value_view = self._value_buffer[..., : self._length, :]
+        return self.keys, self.values
+
+    def reset(self) -> None:
+        self._key_buffer = self._value_buffer = None
+        self._length = 0
+        super().reset()
+
+
+class ADiffPreallocatedCache(DynamicCache):
+    """The language model's cache during `generate()`: one [`ADiffPreallocatedLayer`] per layer, each with room
+    for `capacity` positions (prefix + new tokens)."""
+
+    def __init__(self, num_layers: int, capacity: int):
+        Cache.__init__(self, layers=[ADiffPreallocatedLayer(capacity) for _ in range(num_layers)])
 
 
 GPT2_SPACE_TOKEN_ID = 220
@@ -532,7 +593,23 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             )
         if attention_mask is None:
             attention_mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+        generation_config = kwargs.get("generation_config") or self.generation_config
+        if (
+            kwargs.get("past_key_values") is None
+            and kwargs.get("use_cache", generation_config.use_cache)
+            and (kwargs.get("cache_implementation") or generation_config.cache_implementation) is None
+        ):
+            new_tokens = kwargs.get("max_new_tokens", generation_config.max_new_tokens) or 64
+            kwargs["past_key_values"] = ADiffPreallocatedCache(
+                self.config.text_config.num_hidden_layers, inputs_embeds.shape[1] + new_tokens
+            )
         return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
 
 
-__all__ = ["ADiffPreTrainedModel", "ADiffModel", "ADiffForConditionalGeneration"]
+__all__ = [
+    "ADiffPreTrainedModel",
+    "ADiffModel",
+    "ADiffForConditionalGeneration",
+    "ADiffPreallocatedCache",
+    "ADiffPreallocatedLayer",
+]
