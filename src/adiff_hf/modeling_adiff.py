@@ -7,6 +7,7 @@ The computation, top to bottom (DESIGN §1):
     [audio 1, separator, audio 2, text] --cross_projection--> 121-embedding prefix --LM--> explanation
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
+from transformers.pytorch_utils import Conv1D
 
 from .configuration_adiff import ADiffConfig
 
@@ -253,6 +255,37 @@ class ADiffPreallocatedCache(DynamicCache):
 
     def __init__(self, num_layers: int, capacity: int):
         Cache.__init__(self, layers=[ADiffPreallocatedLayer(capacity) for _ in range(num_layers)])
+
+
+# Rows per decoding step up to which GPT-2's weights are read in the transposed layout on CPU (see below)
+SKINNY_STEP_ROWS = 3
+
+
+@contextmanager
+def skinny_step_weight_layout(language_model: nn.Module, rows: int, packed: dict):
+    """On CPU, give GPT-2's `Conv1D` weights an `(out, in)` memory layout while decoding `rows` <= 3 rows a step.
+
+    `Conv1D` multiplies by `(in, out)` weights; for 2-3 rows BLAS then takes a path about twice as slow as with
+    the transposed layout (measured here: 0.36 vs 0.20 ms for 768x3072), while 1 row and 4+ rows run as fast or
+    faster as they are. The values and shapes stay the same (only the strides change) and the original tensors
+    are put back afterwards, so training and saving are untouched. The transposed copies are kept in `packed`
+    (one more copy of the LM's block weights) and rebuilt when a weight changes.
+    """
+    convs = [m for m in language_model.modules() if isinstance(m, Conv1D)]
+    if not convs or rows > SKINNY_STEP_ROWS or convs[0].weight.device.type != "cpu":
+        yield
+        return
+    originals = [conv.weight.data for conv in convs]
+    for conv in convs:
+        key = (conv.weight.data_ptr(), conv.weight._version, conv.weight.dtype)
+        if packed.get(conv, (None,))[0] != key:
+            packed[conv] = (key, conv.weight.data.t().contiguous().t())
+        conv.weight.data = packed[conv][1]
+    try:
+        yield
+    finally:
+        for conv, weight in zip(convs, originals, strict=True):
+            conv.weight.data = weight
 
 
 GPT2_SPACE_TOKEN_ID = 220
@@ -603,7 +636,14 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             kwargs["past_key_values"] = ADiffPreallocatedCache(
                 self.config.text_config.num_hidden_layers, inputs_embeds.shape[1] + new_tokens
             )
-        return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+        rows = inputs_embeds.shape[0] * max(
+            kwargs.get("num_beams", generation_config.num_beams) or 1,
+            kwargs.get("num_return_sequences", generation_config.num_return_sequences) or 1,
+        )
+        if not hasattr(self, "_skinny_packed"):
+            self._skinny_packed = {}
+        with skinny_step_weight_layout(self.model.language_model, rows, self._skinny_packed):
+            return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
 
 
 __all__ = [
