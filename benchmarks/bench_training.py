@@ -68,11 +68,26 @@ def bench_stage(model, processor, examples, stage, batch_size, steps, warmup, wo
     return {
         "stage": stage,
         "trainable_parameters": trainable,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "step_s": round(step_s, 4),
         "samples_per_s": round(batch_size / step_s, 3),
         "collate_s_per_batch": round(collate_s, 4),
         "collate_share": round(collate_s / step_s, 3),
     }
+
+
+def stage_throughput(config, tokenizer, batch_size: int, steps: int, warmup: int = 1) -> list[dict]:
+    """Steady-state step time of each stage (1, 2, 3) for a model of `config`, on the toy dataset."""
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration(config)
+    processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        csvs = make_toy_difference_data(workdir / "toy", num_clips=24, pairs_per_split={"train": 16, "validation": 2})
+        examples = build_training_examples(load_difference_csv(csvs["train"]), caption_ratio=0.2, seed=0)
+        return [
+            bench_stage(model, processor, examples, stage, batch_size, steps, warmup, workdir) for stage in (1, 2, 3)
+        ]
 
 
 def main() -> None:
@@ -88,23 +103,11 @@ def main() -> None:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     results = {"device": device, "machine": platform.platform(), "batch_size": args.batch_size, "configs": {}}
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        csvs = make_toy_difference_data(workdir / "toy", num_clips=24, pairs_per_split={"train": 16, "validation": 2})
-        examples = build_training_examples(load_difference_csv(csvs["train"]), caption_ratio=0.2, seed=0)
-        for name in args.configs:
-            torch.manual_seed(0)
-            config = CONFIGS[name]()
-            model = ADiffForConditionalGeneration(config)
-            processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
-            rows = []
-            for stage in (1, 2, 3):
-                rows.append(
-                    bench_stage(model, processor, examples, stage, args.batch_size, args.steps, args.warmup, workdir)
-                )
-                print(f"{name:>5} stage {stage}: {rows[-1]}", flush=True)
-            total = sum(p.numel() for p in model.parameters())
-            results["configs"][name] = {"parameters": total, "stages": rows}
+    for name in args.configs:
+        config = CONFIGS[name]()
+        rows = stage_throughput(config, tokenizer, args.batch_size, args.steps, args.warmup)
+        print(f"{name:>5}: {rows}", flush=True)
+        results["configs"][name] = {"parameters": rows[0]["parameters"], "stages": rows}
 
     print(f"\nTraining throughput on {device}, batch {args.batch_size} (steady state, collation included)")
     print(f"{'config':>6} {'stage':>5} {'trainable':>12} {'samples/s':>10} {'s/step':>8} {'collate share':>14}")

@@ -20,7 +20,6 @@ import argparse
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,23 +60,11 @@ def machine() -> dict:
 
 
 def training_throughput(tiny: bool, batch_size: int = 4, steps: int = 2) -> list[dict]:
-    from bench_training import bench_stage
+    from bench_training import stage_throughput
     from transformers import AutoTokenizer
 
-    from adiff_hf import ADiffFeatureExtractor, ADiffProcessor
-    from adiff_hf.data import build_training_examples, load_difference_csv, make_toy_difference_data
-
-    tokenizer_dir = Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "gpt2"
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    torch.manual_seed(0)
-    config = tiny_adiff_config() if tiny else ADiffConfig()
-    model = ADiffForConditionalGeneration(config)
-    processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        csvs = make_toy_difference_data(workdir / "toy", num_clips=24, pairs_per_split={"train": 16, "validation": 2})
-        examples = build_training_examples(load_difference_csv(csvs["train"]), caption_ratio=0.2, seed=0)
-        return [bench_stage(model, processor, examples, stage, batch_size, steps, 1, workdir) for stage in (1, 2, 3)]
+    tokenizer = AutoTokenizer.from_pretrained(Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "gpt2")
+    return stage_throughput(tiny_adiff_config() if tiny else ADiffConfig(), tokenizer, batch_size, steps)
 
 
 def gpu_decoding(batch: int = 64, new_tokens: int = 300) -> dict:
