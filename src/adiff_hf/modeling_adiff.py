@@ -614,6 +614,9 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         The prefix is computed once per pair, before any beam or sample expansion; the returned sequences hold
         only the new tokens (decode them with `ADiffProcessor.batch_decode`). Every decoding mode and argument of
         `generate()` applies. Alternatively pass a precomputed prefix as `inputs_embeds`.
+
+        Unless a cache is passed (`past_key_values`, `cache_implementation`), the language model's keys and values
+        go to an [`ADiffPreallocatedCache`] sized for the prefix and `max_new_tokens`, written in place.
         """
         if input_features is not None or audio_embeds is not None:
             if inputs_embeds is not None:
