@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"machine": machine(), "tiny": args.tiny}
     torch.manual_seed(0)
     config = tiny_adiff_config() if args.tiny else ADiffConfig()
-    model = ADiffForConditionalGeneration(config).eval()
+    # the sections that time this process's own full-size model; memory and training build theirs
+    needs_model = {"decoding", "floor", "frontend"} & set(args.sections)
+    model = ADiffForConditionalGeneration(config).eval() if needs_model else None
     for section in args.sections:
         print(f"[{section}] ...", flush=True)
         if section == "decoding":

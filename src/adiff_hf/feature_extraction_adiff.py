@@ -92,9 +92,18 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         whisper = {"hop_length": 160, "fft_window_size": 400, "frequency_min": 0, "frequency_max": 8000}
         return cls(feature_size=num_mel_bins, sampling_rate=16_000, front_end="whisper", **(whisper | kwargs))
 
+    def _fill(self, waveform: np.ndarray, padding: str) -> np.ndarray:
+        """A clip shorter than 10 s filled as CLAP's `padding` does: "repeat" tiles it and cuts, "repeatpad" tiles
+        whole copies; what is still missing is zeros."""
+        length = self.nb_max_samples
+        if len(waveform) < length and padding == "repeat":
+            waveform = np.tile(waveform, length // len(waveform) + 1)[:length]
+        elif len(waveform) < length and padding == "repeatpad":
+            waveform = np.tile(waveform, length // len(waveform))
+        return np.pad(waveform, (0, length - len(waveform)))
+
     def _whisper_features(self, waveforms: list[np.ndarray]) -> np.ndarray:
-        length = int(self.max_length_s * self.sampling_rate)
-        tiled = [np.tile(w, -(-length // len(w)))[:length] for w in waveforms]  # repeat short clips, like HTSAT's
+        tiled = [self._fill(w, "repeat") for w in waveforms]  # repeat short clips, like HTSAT's
         features = _whisper_extractor(self.feature_size, self.sampling_rate)(
             tiled, sampling_rate=self.sampling_rate, return_tensors="np"
         )["input_features"]
@@ -106,15 +115,7 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         CLAP's extractor runs a Python loop over the 1001 frames of each clip; this is its computation batched:
         float64 frames, spectra kept as complex64 as it keeps them, power, Slaney mel filters, floor 1e-10, dB.
         """
-        length = self.nb_max_samples
-        padded = []
-        for clip in waveforms:
-            wave = np.asarray(clip, dtype=np.float64)
-            if len(wave) < length and self.padding == "repeat":
-                wave = np.tile(wave, length // len(wave) + 1)[:length]
-            elif len(wave) < length and self.padding == "repeatpad":
-                wave = np.tile(wave, length // len(wave))
-            padded.append(np.pad(wave, (0, length - len(wave))))
+        padded = [self._fill(np.asarray(clip, dtype=np.float64), self.padding) for clip in waveforms]
         window = torch.hann_window(self.fft_window_size, periodic=True, dtype=torch.float64)
         filters = torch.from_numpy(self.mel_filters_slaney)
         features = []

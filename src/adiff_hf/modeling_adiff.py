@@ -273,6 +273,8 @@ def skinny_step_weight_layout(language_model: nn.Module, rows: int, packed: dict
     """
     convs = [m for m in language_model.modules() if isinstance(m, Conv1D)]
     if not convs or rows > SKINNY_STEP_ROWS or convs[0].weight.device.type != "cpu":
+        if convs and convs[0].weight.device.type != "cpu":
+            packed.clear()  # the model has moved off the CPU: its CPU copies would only hold memory
         yield
         return
     originals = [conv.weight.data for conv in convs]
@@ -521,6 +523,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
         self.generation_config.update(**release_generation_defaults(config))
+        self._skinny_packed: dict = {}  # transposed GPT-2 weights for decoding steps of 1-3 rows on CPU
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
@@ -643,8 +646,6 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             kwargs.get("num_beams", generation_config.num_beams) or 1,
             kwargs.get("num_return_sequences", generation_config.num_return_sequences) or 1,
         )
-        if not hasattr(self, "_skinny_packed"):
-            self._skinny_packed = {}
         with skinny_step_weight_layout(self.model.language_model, rows, self._skinny_packed):
             return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
 
