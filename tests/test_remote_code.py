@@ -1,10 +1,14 @@
-"""A saved directory loads through the Auto classes in a fresh process where adiff_hf is not importable."""
+"""A saved directory loads through the Auto classes in a fresh process where adiff_hf is not importable: on this
+transformers release and, when `ADIFF_OTHER_PYTHON` names the interpreter of an environment with another release
+(`.ci/run` sets it for its newest and oldest environments), on that release too."""
 
 import json
 import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from conftest import REPO
 
@@ -28,12 +32,20 @@ SCRIPT = textwrap.dedent(
         "module": type(model).__module__,
         "greedy": ids[0].tolist(),
         "expected": ref["examples"][0]["greedy_ids"],
+        "transformers": transformers.__version__,
     }))
     """
 )
 
 
-def test_saved_directory_loads_with_trust_remote_code_only(model_and_processor, variant, tmp_path):
+# this environment's interpreter, and the other release's when .ci/run gives one
+INTERPRETERS = {"this-release": sys.executable} | (
+    {"other-release": os.environ["ADIFF_OTHER_PYTHON"]} if os.environ.get("ADIFF_OTHER_PYTHON") else {}
+)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS.values(), ids=INTERPRETERS.keys())
+def test_saved_directory_loads_with_trust_remote_code_only(model_and_processor, variant, tmp_path, python):
     model, processor = model_and_processor
     saved = tmp_path / "adiff-saved"
     model.save_pretrained(saved)
@@ -52,7 +64,7 @@ def test_saved_directory_loads_with_trust_remote_code_only(model_and_processor, 
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "PYTHONPATH": ""}
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(saved), str(variant.dir)],
+        [python, "-c", SCRIPT, str(saved), str(variant.dir)],
         check=False,
         capture_output=True,
         text=True,
@@ -72,3 +84,7 @@ def test_saved_directory_loads_with_trust_remote_code_only(model_and_processor, 
     assert report["module"].startswith("transformers_modules.")
     assert report["greedy"] == report["expected"]
     assert str(REPO) not in report["module"]
+    if python != sys.executable:  # saved on this release, loaded on the other one
+        import transformers
+
+        assert report["transformers"] != transformers.__version__

@@ -57,7 +57,7 @@ def three_stages(toy, tiny_model, tmp_path_factory) -> Path:
         [sys.executable, SCRIPT, "--model_name_or_path", tiny_model, "--train_csv", toy["train"]]
         + ["--validation_csv", toy["validation"], "--stages", "1,2,3", "--output_dir", out]
         + ["--per_device_train_batch_size", "6", "--learning_rate", "1e-2", "--save_strategy", "no"]
-        + ["--stage1_epochs", "8", "--stage2_epochs", "3", "--stage3_epochs", "80"]
+        + ["--stage1_epochs", "8", "--stage2_epochs", "3", "--stage3_epochs", "160"]
         + ["--stage3_learning_rate", "1e-2", "--stage3_tiers", "few_words", "--stage3_caption_ratio", "0"]
         + ["--eval_strategy", "epoch", "--num_generation_samples", "2", "--generation_max_new_tokens", "12"]
         + COMMON

@@ -95,6 +95,9 @@ class ADiffConfig(PreTrainedConfig):
     """
 
     model_type = "adiff"
+    # what Trainer leaves out of evaluation outputs, so that they are the logits alone: the language model's cache
+    # (under the name of every supported transformers release) and the prefix
+    keys_to_ignore_at_inference = ["cache", "past_key_values", "prefix_embeds"]
     sub_configs_defaults = {
         "audio_config": SubConfigSpec(
             config_class=AutoConfig, model_type="clap_audio_model", init_kwargs=ADIFF_HTSAT_DEFAULTS

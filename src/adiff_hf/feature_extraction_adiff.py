@@ -5,9 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from transformers import ClapFeatureExtractor, WhisperFeatureExtractor
-from transformers.feature_extraction_utils import BatchFeature
-from transformers.utils import TensorType
+from transformers import BatchFeature, ClapFeatureExtractor, TensorType, WhisperFeatureExtractor
 
 from .audio_io import load_audio, prepare_waveform
 

@@ -1,31 +1,40 @@
 """ADIFF: explaining the difference between two audio clips in natural language.
 
-The computation, top to bottom (DESIGN §1):
+The computation, top to bottom:
     log-mel (B, 2, T, F) --HTSAT (ClapAudioModel)--> clip embeddings --projection--> L2-normalised (B, 2, P)
     audio 1 --audio_mapper_1--> 40 tokens, audio 2 --audio_mapper_2--> 40 tokens
     prompt ids --LM embeddings--> text_mapper --> 40 tokens
     [audio 1, separator, audio 2, text] --cross_projection--> 121-embedding prefix --LM--> explanation
+
+Only transformers' public API is used here; the few non-public names this file relies on are listed, with the
+reason for each, in the README's "transformers compatibility" section.
 """
 
-from contextlib import contextmanager
-from dataclasses import dataclass
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, ClapAudioModel, GenerationMixin, PreTrainedModel
+from transformers import (
+    AutoModel,
+    Cache,
+    ClapAudioModel,
+    GenerationMixin,
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    WhisperForAudioClassification,
+)
 from transformers import initialization as init
-from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
-from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPast, ModelOutput
-from transformers.modeling_utils import slice_logits_to_keep
-from transformers.models.whisper.modeling_whisper import WhisperEncoder
-from transformers.pytorch_utils import Conv1D
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_adiff import ADiffConfig
 
+# The name transformers gives the language model's cache, in model outputs and in `forward` arguments: `cache`
+# from 5.24 on, `past_key_values` before. This is the one place that knows which release is installed.
+CACHE_NAME = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
 
-@dataclass
+
+@dataclasses.dataclass
 class ADiffModelOutputWithPast(BaseModelOutputWithPast):
     r"""
     prefix_embeds (`torch.FloatTensor` of shape `(batch_size, num_prefix_tokens, hidden_size)`, *optional*):
@@ -35,21 +44,16 @@ class ADiffModelOutputWithPast(BaseModelOutputWithPast):
     prefix_embeds: torch.FloatTensor | None = None
 
 
-@dataclass
-class ADiffCausalLMOutputWithPast(ModelOutput):
+@dataclasses.dataclass
+class ADiffCausalLMOutputWithPast(CausalLMOutputWithPast):
     r"""
-    loss (`torch.FloatTensor`, *optional*): mean cross-entropy over the labelled (answer) tokens.
-    logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, vocab_size)`).
-    past_key_values (`Cache`, *optional*): the language model's cache.
-    hidden_states, attentions: as returned by the language model when asked for.
-    prefix_embeds (`torch.FloatTensor`, *optional*): the prefix, when it was computed in this call.
+    [`CausalLMOutputWithPast`] (loss over the labelled answer tokens, logits, the language model's cache, hidden
+    states, attentions) and:
+
+    prefix_embeds (`torch.FloatTensor` of shape `(batch_size, num_prefix_tokens, hidden_size)`, *optional*):
+        The prefix, when it was computed in this call.
     """
 
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
     prefix_embeds: torch.FloatTensor | None = None
 
 
@@ -66,8 +70,14 @@ def drop_stripes(features: torch.Tensor, dim: int, stripes: int, width: int) -> 
 
 
 class ADiffSpecAugment(nn.Module):
-    """SpecAugment on HTSAT's normalised log-mel `(batch, mel_bins, frames, 1)`, as the release applies it in
-    training mode. Hooked onto the audio tower's input BatchNorm; no parameters."""
+    """SpecAugment on a batch of log-mels `(clips, frames, mel_bins)`, as the release trains HTSAT: `time_stripes`
+    bands of up to `time_width - 1` frames and `freq_stripes` bands of up to `freq_width - 1` mel bins, drawn per
+    clip. No parameters.
+
+    The release zeroes the bands right after HTSAT's input BatchNorm. Applied before the tower (a public entry
+    point), the bands are set to the batch's mean level of each mel bin, which that BatchNorm maps to (about) its
+    bias.
+    """
 
     def __init__(self, config: ADiffConfig):
         super().__init__()
@@ -75,11 +85,9 @@ class ADiffSpecAugment(nn.Module):
         self.freq = (config.spec_augment_freq_stripes, config.spec_augment_freq_width)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        features = drop_stripes(features, 2, *self.time)
-        return drop_stripes(features, 1, *self.freq)
-
-    def hook(self, batch_norm: nn.Module, args, output: torch.Tensor) -> torch.Tensor:
-        return self(output) if batch_norm.training else output
+        level = features.mean(dim=(0, 1), keepdim=True)
+        centred = drop_stripes(features - level, 1, *self.time)
+        return level + drop_stripes(centred, 2, *self.freq)
 
 
 class ADiffAudioProjection(nn.Module):
@@ -196,106 +204,17 @@ class ADiffMapper(nn.Module):
         return hidden_states
 
 
-class ADiffPreallocatedLayer(DynamicLayer):
-    """A [`DynamicLayer`] that writes new keys and values into a buffer allocated once, instead of concatenating.
-
-    `DynamicLayer` copies the whole cache at every step (`torch.cat`): at batch 16 and 300 new tokens that copy moves
-    more bytes than the language model's weights. Here each step writes one position in place and attention reads
-    a view of the filled part, so the results are the same. The buffer holds `capacity` positions (doubling if it
-    runs out). When generation replaces `keys`/`values` (beam reordering, cropping), the buffer is rebuilt from them.
-    """
-
-    def __init__(self, capacity: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.capacity = capacity
-        self._key_buffer = self._value_buffer = self._key_view = self._value_view = None
-        self._length = 0
-
-    def _allocate(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
-        shape = (*keys.shape[:-2], capacity, keys.shape[-1])
-        self._key_buffer = keys.new_empty(shape)
-        self._value_buffer = values.new_empty((*values.shape[:-2], capacity, values.shape[-1]))
-        self._length = keys.shape[-2]
-        self._key_buffer[..., : self._length, :] = keys
-        self._value_buffer[..., : self._length, :] = values
-
-    def update(
-        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-        elif self._key_buffer is None or self.keys is not self._key_view or self.values is not self._value_view:
-            # first real update, or keys/values were replaced from outside (beam reorder, crop): adopt them
-            self._key_buffer = None
-        new = key_states.shape[-2]
-        if self._key_buffer is None:
-            previous = self.keys if self.keys is not None and self.keys.numel() else None
-            base_k = previous if previous is not None else key_states[..., :0, :]
-            base_v = self.values if previous is not None else value_states[..., :0, :]
-            self._allocate(base_k, base_v, max(self.capacity, base_k.shape[-2] + new))
-        if self._length + new > self._key_buffer.shape[-2]:
-            keys, values = self._key_buffer[..., : self._length, :], self._value_buffer[..., : self._length, :]
-            self._allocate(keys, values, 2 * (self._length + new))
-        self._key_buffer[..., self._length : self._length + new, :] = key_states
-        self._value_buffer[..., self._length : self._length + new, :] = value_states
-        self._length += new
-        self.keys = self._key_view = self._key_buffer[..., : self._length, :]
-        self.values = self._value_view = self._value_buffer[..., : self._length, :]
-        return self.keys, self.values
-
-    def reset(self) -> None:
-        self._key_buffer = self._value_buffer = None
-        self._length = 0
-        super().reset()
-
-
-class ADiffPreallocatedCache(DynamicCache):
-    """The language model's cache during `generate()`: one [`ADiffPreallocatedLayer`] per layer, each with room
-    for `capacity` positions (prefix + new tokens)."""
-
-    def __init__(self, num_layers: int, capacity: int):
-        Cache.__init__(self, layers=[ADiffPreallocatedLayer(capacity) for _ in range(num_layers)])
-
-
-# Rows per decoding step up to which GPT-2's weights are read in the transposed layout on CPU (see below)
-SKINNY_STEP_ROWS = 3
-
-
-@contextmanager
-def skinny_step_weight_layout(language_model: nn.Module, rows: int, packed: dict):
-    """On CPU, give GPT-2's `Conv1D` weights an `(out, in)` memory layout while decoding `rows` <= 3 rows a step.
-
-    `Conv1D` multiplies by `(in, out)` weights; for 2-3 rows BLAS then takes a path about twice as slow as with
-    the transposed layout (measured here: 0.36 vs 0.20 ms for 768x3072), while 1 row and 4+ rows run as fast or
-    faster as they are. The values and shapes stay the same (only the strides change) and the original tensors
-    are put back afterwards, so training and saving are untouched. The transposed copies are kept in `packed`
-    (one more copy of the LM's block weights) and rebuilt when a weight changes.
-    """
-    convs = [m for m in language_model.modules() if isinstance(m, Conv1D)]
-    if not convs or rows > SKINNY_STEP_ROWS or convs[0].weight.device.type != "cpu":
-        if convs and convs[0].weight.device.type != "cpu":
-            packed.clear()  # the model has moved off the CPU: its CPU copies would only hold memory
-        yield
-        return
-    originals = [conv.weight.data for conv in convs]
-    for conv in convs:
-        key = (conv.weight.data_ptr(), conv.weight._version, conv.weight.dtype)
-        if packed.get(conv, (None,))[0] != key:
-            packed[conv] = (key, conv.weight.data.t().contiguous().t())
-        conv.weight.data = packed[conv][1]
-    try:
-        yield
-    finally:
-        for conv, weight in zip(convs, originals, strict=True):
-            conv.weight.data = weight
-
-
 GPT2_SPACE_TOKEN_ID = 220
 
 
 def release_generation_defaults(config: ADiffConfig) -> dict:
     """Decoding as the release does it: greedy, at most 300 new tokens, stopping at the first token of
-    `" <|endoftext|>"` (a lone space, 220, for GPT-2) or at the end token itself."""
+    `" <|endoftext|>"` (a lone space, 220, for GPT-2) or at the end token itself.
+
+    The language model's keys and values go to transformers' static cache, allocated once for the prefix and the
+    new tokens and written in place (a dynamic cache is re-concatenated at every step). To pass a cache object of
+    your own to `generate()`, also pass `cache_implementation=None`.
+    """
     end_id = config.text_config.eos_token_id
     end_ids = end_id if isinstance(end_id, list) else [end_id if end_id is not None else config.separator_token_id]
     if config.text_config.model_type == "gpt2":
@@ -306,6 +225,7 @@ def release_generation_defaults(config: ADiffConfig) -> dict:
         "max_new_tokens": 300,
         "eos_token_id": end_ids,
         "pad_token_id": end_ids[-1],
+        "cache_implementation": "static",
     }
 
 
@@ -317,10 +237,10 @@ class ADiffPreTrainedModel(PreTrainedModel):
     input_modalities = ("audio", "text")
     supports_gradient_checkpointing = True
     _no_split_modules = ["ADiffTransformerLayer", "ClapAudioLayer", "GPT2Block"]
-    _skip_keys_device_placement = ["past_key_values"]
+    # the cache is not moved between devices under a device map, under either release's name for it
+    _skip_keys_device_placement = ["cache", "past_key_values"]
+    # the mappers call SDPA directly; the language model and the audio tower follow `attn_implementation`
     _supports_sdpa = True
-    _supports_flash_attn = True
-    _supports_attention_backend = True
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -344,12 +264,13 @@ class ADiffModel(ADiffPreTrainedModel):
 
     def __init__(self, config: ADiffConfig):
         super().__init__(config)
+        self.spec_augment = None
         if config.audio_config.model_type == "whisper":
-            self.audio_tower = WhisperEncoder._from_config(config.audio_config)
+            # transformers exports no Whisper encoder class: take the encoder of its smallest public model built on it
+            self.audio_tower = WhisperForAudioClassification(config.audio_config).encoder
         else:
-            self.audio_tower = ClapAudioModel._from_config(config.audio_config)
+            self.audio_tower = ClapAudioModel(config.audio_config)
             self.spec_augment = ADiffSpecAugment(config)
-            self.audio_tower.audio_encoder.batch_norm.register_forward_hook(self.spec_augment.hook)
         self.audio_projection = ADiffAudioProjection(
             config.audio_embed_dim, config.projection_dim, config.projection_dropout
         )
@@ -362,12 +283,6 @@ class ADiffModel(ADiffPreTrainedModel):
         )
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.language_model.get_input_embeddings()
-
-    def set_input_embeddings(self, value: nn.Module) -> None:
-        self.language_model.set_input_embeddings(value)
 
     def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
         """What the audio tower makes of each clip: `(batch_size, 2, audio_embed_dim)`, before the projection.
@@ -385,10 +300,12 @@ class ADiffModel(ADiffPreTrainedModel):
             )
         batch, pair, frames, bins = input_features.shape
         clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
-        if isinstance(self.audio_tower, WhisperEncoder):  # (clips, mel_bins, frames); mean over the heard frames
+        if self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
             hidden = self.audio_tower(input_features=clips).last_hidden_state
             pooled = hidden[:, : self.config.audio_embed_frames].mean(dim=1)
         else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
+            if self.audio_tower.training:  # as the release, only while the tower itself trains
+                clips = self.spec_augment(clips)
             pooled = self.audio_tower(input_features=clips.unsqueeze(1)).pooler_output
         return pooled.view(batch, pair, -1)
 
@@ -449,9 +366,10 @@ class ADiffModel(ADiffPreTrainedModel):
         answer_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         audio_embeds: torch.FloatTensor | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> ADiffModelOutputWithPast:
         r"""
@@ -462,9 +380,13 @@ class ADiffModel(ADiffPreTrainedModel):
             The two clips' log-mel spectrograms. Given, the prefix is computed and the language model reads it.
         answer_ids (`torch.LongTensor` of shape `(batch_size, answer_length)`, *optional*):
             Tokens placed after the prefix (teacher forcing).
+        cache ([`Cache`], *optional*):
+            The language model's keys and values so far. `past_key_values` is the same argument under the name
+            transformers used before 5.24; either name works on every supported release.
         audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, *optional*):
             Precomputed clip embeddings of the audio tower, in place of `input_features`.
         """
+        cache = cache if cache is not None else past_key_values
         prefix_embeds = None
         if input_features is not None or audio_embeds is not None:
             if inputs_embeds is not None:
@@ -483,15 +405,15 @@ class ADiffModel(ADiffPreTrainedModel):
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            **{CACHE_NAME: cache},
             **kwargs,
         )
         return ADiffModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             prefix_embeds=prefix_embeds,
+            **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
 
 
@@ -523,19 +445,6 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
         self.generation_config.update(**release_generation_defaults(config))
-        self._skinny_packed: dict = {}  # transposed GPT-2 weights for decoding steps of 1-3 rows on CPU
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.model.get_input_embeddings()
-
-    def set_input_embeddings(self, value: nn.Module) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Module) -> None:
-        self.lm_head = value
 
     def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
         return self.model.get_clip_embeddings(input_features)
@@ -554,18 +463,22 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         answer_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         audio_embeds: torch.FloatTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> ADiffCausalLMOutputWithPast:
         r"""
-        input_ids, input_features, answer_ids, audio_embeds: see [`ADiffModel.forward`].
+        input_ids, input_features, answer_ids, cache (or `past_key_values`), audio_embeds: see
+        [`ADiffModel.forward`].
         labels (`torch.LongTensor` of shape `(batch_size, num_prefix_tokens + answer_length)`, *optional*):
             Targets aligned with the language model's input (prefix, then answer), -100 on the prefix and on
             padding, as made by `ADiffProcessor(..., answer=...)`. With `input_features` and no `answer_ids`, the
-            answer tokens fed to the model are read from `labels`.
+            answer tokens fed to the model are read from `labels` (shifted by the loss, as for any causal LM).
+        logits_to_keep (`int` or `torch.Tensor`, *optional*, defaults to 0):
+            Compute logits only for the last `logits_to_keep` positions (0: all), or for these indices.
         """
         num_prefix = self.config.num_prefix_tokens
         has_audio = input_features is not None or audio_embeds is not None
@@ -583,11 +496,12 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             answer_ids=answer_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache if cache is not None else past_key_values,
             inputs_embeds=inputs_embeds,
             **kwargs,
         )
-        logits = self.lm_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
+        positions = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(outputs.last_hidden_state[:, positions])
         loss = None
         if labels is not None:
             loss = self.loss_function(
@@ -596,10 +510,10 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         return ADiffCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             prefix_embeds=outputs.prefix_embeds,
+            **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
 
     @torch.no_grad()
@@ -608,18 +522,16 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         input_features: torch.FloatTensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
         audio_embeds: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         **kwargs,
     ):
         """Explain the difference between each pair: [`~GenerationMixin.generate`] on the audio-and-prompt prefix.
 
-        The prefix is computed once per pair, before any beam or sample expansion; the returned sequences hold
-        only the new tokens (decode them with `ADiffProcessor.batch_decode`). Every decoding mode and argument of
-        `generate()` applies. Alternatively pass a precomputed prefix as `inputs_embeds`.
-
-        Unless a cache is passed (`past_key_values`, `cache_implementation`), the language model's keys and values
-        go to an [`ADiffPreallocatedCache`] sized for the prefix and `max_new_tokens`, written in place.
+        The prefix is computed once per pair, before any beam or sample expansion (which is all this override
+        adds); the returned sequences hold only the new tokens (decode them with `ADiffProcessor.batch_decode`).
+        Every decoding mode, cache and argument of `generate()` applies (the default cache is transformers' static
+        one: see [`release_generation_defaults`]). Alternatively pass a precomputed prefix as `inputs_embeds`.
         """
         if input_features is not None or audio_embeds is not None:
             if inputs_embeds is not None:
@@ -630,30 +542,13 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             raise ValueError(
                 "generate() needs input_features (and the prompt as input_ids) or a prefix as inputs_embeds."
             )
-        if attention_mask is None:
+        if attention_mask is None:  # the prefix is never padded; the library cannot tell (its pad id is the end id)
             attention_mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
-        generation_config = kwargs.get("generation_config") or self.generation_config
-        if (
-            kwargs.get("past_key_values") is None
-            and kwargs.get("use_cache", generation_config.use_cache)
-            and (kwargs.get("cache_implementation") or generation_config.cache_implementation) is None
-        ):
-            new_tokens = kwargs.get("max_new_tokens", generation_config.max_new_tokens) or 64
-            kwargs["past_key_values"] = ADiffPreallocatedCache(
-                self.config.text_config.num_hidden_layers, inputs_embeds.shape[1] + new_tokens
-            )
-        rows = inputs_embeds.shape[0] * max(
-            kwargs.get("num_beams", generation_config.num_beams) or 1,
-            kwargs.get("num_return_sequences", generation_config.num_return_sequences) or 1,
-        )
-        with skinny_step_weight_layout(self.model.language_model, rows, self._skinny_packed):
-            return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+        return super().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
 
 
 __all__ = [
     "ADiffPreTrainedModel",
     "ADiffModel",
     "ADiffForConditionalGeneration",
-    "ADiffPreallocatedCache",
-    "ADiffPreallocatedLayer",
 ]

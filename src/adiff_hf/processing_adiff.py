@@ -3,8 +3,7 @@
 import os
 
 import numpy as np
-from transformers.feature_extraction_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
+from transformers import BatchFeature, ProcessorMixin
 
 from .audio_io import load_audio, prepare_waveform
 from .feature_extraction_adiff import ADiffFeatureExtractor

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers.feature_extraction_utils import BatchFeature
+from transformers import BatchFeature
 
 from ..processing_adiff import ADiffProcessor
 from .embedding_cache import ClipEmbeddingCache
