@@ -147,15 +147,27 @@ def cached_step_s(model, prefix: torch.Tensor, steps: int = 32) -> float:
     return max(many - one, 0.0) / steps
 
 
+def matvec_read_s(weight_bytes: int, width: int, device: torch.device, repeats: int = 5) -> float:
+    """Seconds for one float32 matrix-vector product over a `(rows, width)` matrix of `weight_bytes`: the least a
+    one-row decoding step costs with torch's own kernels, which read memory slower than a copy does."""
+    matrix = torch.ones(weight_bytes // 4 // width, width, device=device)
+    vector = torch.ones(width, device=device)
+    torch.mv(matrix, vector)
+    return min(timed(lambda: torch.mv(matrix, vector), device)[0] for _ in range(repeats))
+
+
 def weight_read_floor(model, batch_sizes=(1, 16), steps: int = 32) -> dict:
-    """A cached step's time against the time to read the LM's weights once at the measured copy bandwidth."""
+    """A cached step's time against the time to read the LM's weights once at the measured copy bandwidth, and
+    against one matrix-vector product over as many bytes."""
     bandwidth = copy_bandwidth(model.device)
     weight_bytes = language_model_bytes(model)
     floor_s = weight_bytes / bandwidth
+    matvec_s = matvec_read_s(weight_bytes, model.config.text_config.hidden_size, model.device)
     result = {
         "copy_bandwidth_gb_s": round(bandwidth / 1e9, 2),
         "weight_bytes": weight_bytes,
         "weight_read_floor_s": round(floor_s, 5),
+        "matvec_read_s": round(matvec_s, 5),
         "steps": {},
     }
     for batch in batch_sizes:
@@ -163,7 +175,11 @@ def weight_read_floor(model, batch_sizes=(1, 16), steps: int = 32) -> dict:
         with torch.no_grad():
             prefix = model.get_prefix_embeds(prompts, features)
         step = cached_step_s(model, prefix, steps)
-        result["steps"][str(batch)] = {"step_s": round(step, 5), "times_floor": round(step / floor_s, 2)}
+        result["steps"][str(batch)] = {
+            "step_s": round(step, 5),
+            "times_floor": round(step / floor_s, 2),
+            "times_matvec": round(step / matvec_s, 2),
+        }
     return result
 
 

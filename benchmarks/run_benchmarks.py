@@ -123,9 +123,10 @@ def print_tables(results: dict) -> None:
             f"\nCopy bandwidth {floor['copy_bandwidth_gb_s']} GB/s (read + write); LM weights "
             f"{floor['weight_bytes'] / 1e6:.0f} MB -> weight-read floor {1000 * floor['weight_read_floor_s']:.1f} ms"
         )
-        print("\n| batch | cached step ms | x floor |\n|---|---|---|")
+        print(f"One float32 matrix-vector product over as many bytes: {1000 * floor['matvec_read_s']:.1f} ms")
+        print("\n| batch | cached step ms | x floor | x matvec |\n|---|---|---|---|")
         for batch, row in floor["steps"].items():
-            print(f"| {batch} | {1000 * row['step_s']:.1f} | {row['times_floor']:.2f} |")
+            print(f"| {batch} | {1000 * row['step_s']:.1f} | {row['times_floor']:.2f} | {row['times_matvec']:.2f} |")
     if "frontend" in results:
         front = results["frontend"]
         print(f"\nFront end on {front['clips']} clips of 10 s:")

@@ -26,7 +26,9 @@ def test_benchmark_runner_end_to_end(tmp_path):
         assert abs(row["speedup_vs_release"] - ratio) <= 0.05 * ratio + 0.01
     floor = results["floor"]
     assert floor["copy_bandwidth_gb_s"] > 0 and floor["weight_bytes"] > 1_000_000
-    assert set(floor["steps"]) == {"1", "16"} and all(s["times_floor"] > 0 for s in floor["steps"].values())
+    assert set(floor["steps"]) == {"1", "16"} and all(
+        s["times_floor"] > 0 and s["times_matvec"] > 0 for s in floor["steps"].values()
+    )
     front = results["frontend"]
     assert front["features_identical"] is True and front["clips"] == 4
     assert abs(sum(front["share"].values()) - 1) < 0.01
