@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from adiff_hf import ADiffConfig, ADiffForConditionalGeneration
 
 # "explain the difference between the two audio in detail <|endoftext|>" in GPT-2 ids, padded with 0
