@@ -54,7 +54,8 @@ def explain_main(argv: list[str] | None = None) -> dict:
     result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt, "explanation": explanation}
     if args.plot:
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
-        result["plot"] = plotting.plot_difference(inputs["input_features"][0].numpy(), explanation, args.plot, names)
+        features = inputs["input_features"][0].numpy()
+        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor.feature_extractor, names)
     print(json.dumps(result) if args.json else explanation)
     return result
 

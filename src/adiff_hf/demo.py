@@ -37,7 +37,8 @@ class Explainer:
         explanation = self.processor.batch_decode(self.model.generate(**inputs, **self.generate_kwargs))[0]
         names = (os.path.basename(audio1), os.path.basename(audio2))
         picture = os.path.join(self.pictures, f"difference-{len(os.listdir(self.pictures))}.png")
-        plot_difference(inputs["input_features"][0].numpy(), explanation, picture, names)
+        features = inputs["input_features"][0].numpy()
+        plot_difference(features, explanation, picture, self.processor.feature_extractor, names)
         return explanation, picture
 
 
