@@ -1,7 +1,8 @@
 """Reading and validating audio: the one place where bad audio is caught.
 
 Everything that enters the model passes through `prepare_waveform`: it downmixes to mono, converts integer
-PCM to float, resamples, and refuses empty or non-finite input with an error that names the input.
+PCM to float, resamples, and refuses empty or non-finite input with an error that names the input. `load_clip`
+takes any form a user may give a clip in; `is_single_clip` tells one clip from a pair or a list of clips.
 """
 
 import os
@@ -54,3 +55,27 @@ def load_audio(path: str | os.PathLike, target_sampling_rate: int) -> np.ndarray
         raise ValueError(f"Could not read audio file {path}: {err}") from err
     # soundfile gives (samples, channels): average the channels
     return prepare_waveform(data.mean(axis=1), sampling_rate, target_sampling_rate, name=path)
+
+
+def is_single_clip(item) -> bool:
+    """Whether `item` is one clip (a path, an array, a tensor, a list of samples or an `{"array", "sampling_rate"}`
+    dict), as opposed to a pair or a list of clips."""
+    if isinstance(item, (str, os.PathLike, dict, np.ndarray)) or hasattr(item, "detach"):
+        return True
+    return isinstance(item, (list, tuple)) and len(item) > 0 and isinstance(item[0], (int, float, np.number))
+
+
+def load_clip(clip, sampling_rate: int | None, target_sampling_rate: int, name: str = "audio") -> np.ndarray:
+    """One clip in any form [`is_single_clip`] accepts, as mono float32 at `target_sampling_rate`.
+
+    A path is read from disk; a dict carries its own sampling rate; an array or a list of samples is at
+    `sampling_rate` (the target rate when `None`). Errors name `name` (or the file).
+    """
+    if isinstance(clip, (str, os.PathLike)):
+        return load_audio(clip, target_sampling_rate)
+    if isinstance(clip, dict):
+        if "array" not in clip or "sampling_rate" not in clip:
+            raise ValueError(f"{name}: an audio dict needs the keys 'array' and 'sampling_rate', got {list(clip)}.")
+        return prepare_waveform(clip["array"], clip["sampling_rate"], target_sampling_rate, name=name)
+    rate = sampling_rate if sampling_rate is not None else target_sampling_rate
+    return prepare_waveform(clip, rate, target_sampling_rate, name=name)

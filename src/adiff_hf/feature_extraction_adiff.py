@@ -1,13 +1,12 @@
 """ADIFF's audio front end: CLAP's log-mel feature extractor with ADIFF's values and input handling."""
 
-import os
 from functools import lru_cache
 
 import numpy as np
 import torch
 from transformers import BatchFeature, ClapFeatureExtractor, TensorType, WhisperFeatureExtractor
 
-from .audio_io import load_audio, prepare_waveform
+from .audio_io import is_single_clip, load_clip, prepare_waveform
 
 CROP_MODES = ("start", "center", "random")
 
@@ -148,16 +147,15 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         return waveform[offset : offset + self.nb_max_samples]
 
     def fetch_audio(self, audio, sampling_rate: int | None = None):
-        """Load a path (or a list of paths) to mono float32 at `sampling_rate` (default: 32 kHz); arrays pass through.
+        """Load a clip (or a list of clips) to mono float32 at `sampling_rate` (default: 32 kHz).
 
-        Used by transformers' pipelines (`any-to-any`); reading goes through `audio_io`, so errors name the file.
+        Used by transformers' pipelines (`any-to-any`); clips are read by `audio_io.load_clip`, as the processor
+        reads them, so errors name the file. Arrays are taken to be at `sampling_rate` already.
         """
         rate = sampling_rate or self.sampling_rate
-        if isinstance(audio, (list, tuple)) and not (audio and isinstance(audio[0], (int, float, np.number))):
+        if not is_single_clip(audio):
             return [self.fetch_audio(item, sampling_rate=rate) for item in audio]
-        if isinstance(audio, (str, os.PathLike)):
-            return load_audio(audio, rate)
-        return audio
+        return load_clip(audio, rate, rate)
 
     def __call__(
         self,

@@ -1,19 +1,10 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
-import os
 
-import numpy as np
 from transformers import Pipeline
 
+from .audio_io import is_single_clip
 from .prompts import TIER_PROMPTS
-
-
-def _is_clip(item) -> bool:
-    return (
-        isinstance(item, (str, os.PathLike, np.ndarray))
-        or hasattr(item, "detach")
-        or (isinstance(item, dict) and "array" in item)
-    )
 
 
 class AudioDifferencePipeline(Pipeline):
@@ -58,7 +49,7 @@ class AudioDifferencePipeline(Pipeline):
             inputs = {"audio1": audio1, "audio2": audio2}
         elif isinstance(audio1, dict) and "audio1" in audio1:
             inputs = audio1
-        elif isinstance(audio1, (list, tuple)) and audio1 and not _is_clip(audio1):
+        elif isinstance(audio1, (list, tuple)) and audio1 and not is_single_clip(audio1):
             inputs = []
             for i, pair in enumerate(audio1):
                 if isinstance(pair, dict) and "audio1" in pair:

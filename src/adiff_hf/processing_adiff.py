@@ -1,11 +1,10 @@
 """ADIFF processor: audio pairs + prompts (+ answers) -> model inputs; generated ids -> text."""
 
-import os
 
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
-from .audio_io import load_audio, prepare_waveform
+from .audio_io import is_single_clip, load_clip
 from .feature_extraction_adiff import ADiffFeatureExtractor
 
 END_OF_TEXT = " <|endoftext|>"
@@ -18,13 +17,6 @@ CHAT_TEMPLATE = (
     "{%- else -%}{%- for block in message['content'] if block['type'] == 'text' -%}{{ block['text'] }}"
     "{%- endfor -%}{%- endif -%}{%- endfor -%}"
 )
-
-
-def _is_single_audio(item) -> bool:
-    """One clip (a path, an array, a tensor or an `{"array", "sampling_rate"}` dict), as opposed to a pair."""
-    if isinstance(item, (str, os.PathLike, dict, np.ndarray)) or hasattr(item, "detach"):
-        return True
-    return isinstance(item, (list, tuple)) and len(item) > 0 and isinstance(item[0], (int, float, np.number))
 
 
 class ADiffProcessor(ProcessorMixin):
@@ -69,16 +61,6 @@ class ADiffProcessor(ProcessorMixin):
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "input_features"]
-
-    def _load(self, clip, sampling_rate: int | None, name: str) -> np.ndarray:
-        target = self.feature_extractor.sampling_rate
-        if isinstance(clip, (str, os.PathLike)):
-            return load_audio(clip, target)
-        if isinstance(clip, dict):
-            if "array" not in clip or "sampling_rate" not in clip:
-                raise ValueError(f"{name}: an audio dict needs the keys 'array' and 'sampling_rate', got {list(clip)}.")
-            return prepare_waveform(clip["array"], clip["sampling_rate"], target, name=name)
-        return prepare_waveform(clip, sampling_rate if sampling_rate is not None else target, target, name=name)
 
     def _tokenize(self, text: str, name: str) -> list[int]:
         if not isinstance(text, str):
@@ -139,9 +121,9 @@ class ADiffProcessor(ProcessorMixin):
         if text is None or audio is None:
             raise ValueError("ADiffProcessor needs both `text` (one prompt per pair) and `audio` (the pairs).")
         prompts = [text] if isinstance(text, str) else list(text)
-        if isinstance(audio, (list, tuple)) and audio and _is_single_audio(audio[0]):
+        if isinstance(audio, (list, tuple)) and audio and is_single_clip(audio[0]):
             # one pair, or (as chat templates pass them) all clips flat, two per prompt
-            if len(prompts) > 1 and len(audio) == 2 * len(prompts) and all(map(_is_single_audio, audio)):
+            if len(prompts) > 1 and len(audio) == 2 * len(prompts) and all(map(is_single_clip, audio)):
                 pairs = [audio[i : i + 2] for i in range(0, len(audio), 2)]
             else:
                 pairs = [audio]
@@ -154,10 +136,11 @@ class ADiffProcessor(ProcessorMixin):
             raise ValueError(f"Got {len(prompts)} prompts (`text`) for {len(pairs)} audio pairs: give one per pair.")
         clips = []
         for i, pair in enumerate(pairs):
-            if _is_single_audio(pair) or len(pair) != 2:
-                count = 1 if _is_single_audio(pair) else len(pair)
+            if is_single_clip(pair) or len(pair) != 2:
+                count = 1 if is_single_clip(pair) else len(pair)
                 raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
-            clips += [self._load(clip, sampling_rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
+            rate = self.feature_extractor.sampling_rate
+            clips += [load_clip(clip, sampling_rate, rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
 
         features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
         data = self.prepare_text(prompts, answer, max_answer_length, return_tensors=None)
