@@ -3,7 +3,7 @@
 from transformers import AutoConfig, ClapAudioConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-# HTSAT exactly as ADIFF builds it (DESIGN §1-2): the values its code reads, not its yaml.
+# HTSAT exactly as ADIFF builds it: the values its code reads, not the ones its yaml shows.
 ADIFF_HTSAT_DEFAULTS = {
     "num_mel_bins": 64,
     "spec_size": 256,

@@ -260,7 +260,12 @@ class ADiffPreTrainedModel(PreTrainedModel):
 
 
 class ADiffModel(ADiffPreTrainedModel):
-    """ADIFF without the language-modeling head: audio tower, projection, mappers, cross-projection and LM body."""
+    """ADIFF without the language-modeling head: audio tower, projection, mappers, cross-projection and LM body.
+
+    `input_features` hold one pair per example, in the layout of the audio tower's own front end:
+    - HTSAT (`ClapAudioModel`, the release's tower): `(batch_size, 2, frames, mel_bins)`, 1001 x 64 log-mel in dB;
+    - a Whisper encoder: `(batch_size, 2, mel_bins, frames)`, Whisper's 80 x 3000 log-mel (its 30 s window).
+    """
 
     def __init__(self, config: ADiffConfig):
         super().__init__(config)

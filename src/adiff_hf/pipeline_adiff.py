@@ -1,6 +1,5 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
-
 from transformers import Pipeline
 
 from .audio_io import is_single_clip

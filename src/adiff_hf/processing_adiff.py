@@ -1,6 +1,5 @@
 """ADIFF processor: audio pairs + prompts (+ answers) -> model inputs; generated ids -> text."""
 
-
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 

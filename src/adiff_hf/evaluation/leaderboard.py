@@ -17,7 +17,7 @@ METRIC_LABELS = {
     "cider_d": "CIDEr-D",
     "spider": "SPIDEr",
 }
-# ADIFF as published (greedy decoding; DESIGN §5). Only BLEU-4 and SPICE were reported.
+# ADIFF as published (greedy decoding), from the paper's tables. Only BLEU-4 and SPICE were reported.
 PUBLISHED_ADIFF = {
     "CLD-1": {"bleu_4": 15.25, "spice": 11.85},
     "CLD-2": {"bleu_4": 24.50, "spice": 23.15},
