@@ -5,7 +5,7 @@ ADIFF_HF_MODEL=path/or/hub-id python app.py      # then open http://127.0.0.1:78
 
 import os
 
-from adiff_hf.demo import build_demo
+from adiff_hf.serving.demo import build_demo
 
 if __name__ == "__main__":
     model = os.environ.get("ADIFF_HF_MODEL")

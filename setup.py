@@ -11,11 +11,11 @@ setup(
     packages=find_packages("src"),
     # the evaluate module is a script loaded by path, not an importable package
     package_data={
-        "adiff_hf": ["pretrained/adiff-mini/*"],
-        "adiff_hf.metrics": ["caption_metrics/*.py"],
-        "adiff_hf.model_card": ["template.md"],
+        "adiff_hf.backbones": ["adiff-mini/*"],
+        "adiff_hf.evaluation.metrics": ["caption_metrics/*.py"],
+        "adiff_hf.serving.model_card": ["template.md"],
     },
-    entry_points={"console_scripts": ["adiff-hf=adiff_hf.cli:main"]},
+    entry_points={"console_scripts": ["adiff-hf=adiff_hf.serving.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
         # torch is not pinned here: on CPU-only machines install the local CPU wheel first (see README).

@@ -13,7 +13,7 @@ import platform
 import time
 from pathlib import Path
 
-import adiff_hf.metrics
+import adiff_hf.evaluation.metrics
 
 
 def answers(path: Path) -> list[str]:
@@ -39,7 +39,7 @@ def main() -> None:
             answers(root / "ACD" / "acd_val_adiff_sentence_answer.csv"),
         ),
     }
-    metric = adiff_hf.metrics.load()
+    metric = adiff_hf.evaluation.metrics.load()
     results = {"machine": platform.platform(), "pairs": args.pairs, "workloads": {}}
     for name, (released_predictions, released_references) in workloads.items():
         repeat = -(-args.pairs // len(released_predictions))

@@ -9,7 +9,7 @@ Writes audio/, train.csv, validation.csv, test.csv and manifest.json (sources an
 
 import argparse
 
-from adiff_hf.data.local_builder import build_difference_dataset, discover_debian_sources
+from local_difference_data import build_difference_dataset, discover_debian_sources
 
 
 def main(argv=None) -> None:

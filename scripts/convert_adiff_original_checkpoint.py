@@ -3,7 +3,7 @@
 See `python scripts/convert_adiff_original_checkpoint.py --help` and the README.
 """
 
-from adiff_hf.cli import convert_main
+from adiff_hf.serving.cli import convert_main
 
 if __name__ == "__main__":
     convert_main()

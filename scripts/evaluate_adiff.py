@@ -3,7 +3,7 @@
 See `python scripts/evaluate_adiff.py --help` and the README.
 """
 
-from adiff_hf.cli import evaluate_main
+from adiff_hf.serving.cli import evaluate_main
 
 if __name__ == "__main__":
     evaluate_main()

@@ -3,7 +3,7 @@
 See `python scripts/explain_difference.py --help` and the README.
 """
 
-from adiff_hf.cli import explain_main
+from adiff_hf.serving.cli import explain_main
 
 if __name__ == "__main__":
     explain_main()

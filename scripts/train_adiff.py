@@ -3,7 +3,7 @@
 See `python scripts/train_adiff.py --help` and the README.
 """
 
-from adiff_hf.cli import train_main
+from adiff_hf.serving.cli import train_main
 
 if __name__ == "__main__":
     train_main()

@@ -118,15 +118,13 @@ SMALL_HEAD = {"projection_dim": 16, "mapper_num_layers": 1, "cross_num_layers": 
 def test_fresh_whisper_and_llama_backbones_are_loaded(backbone_dirs):
     import json
 
-    from adiff_hf.training import ModelArguments, build_model_from_backbones
+    from adiff_hf.backbones import build_model_from_backbones
 
     root, whisper, llama = backbone_dirs
     model, processor = build_model_from_backbones(
-        ModelArguments(
-            audio_encoder=str(root / "whisper"),
-            text_decoder=str(root / "llm"),
-            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
-        )
+        audio_encoder=str(root / "whisper"),
+        text_decoder=str(root / "llm"),
+        config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
     )
     for name, tensor in whisper.encoder.state_dict().items():
         assert torch.equal(model.model.audio_tower.state_dict()[name], tensor), name
@@ -147,17 +145,14 @@ def test_assembly_from_backbones_and_a_small_head(backbone_dirs, tmp_path):
 
     from safetensors.torch import load_file
 
-    from adiff_hf.assembly import HEAD_WEIGHTS, assemble_model, export_head_weights
-    from adiff_hf.training import ModelArguments, build_model_from_backbones
+    from adiff_hf.backbones import HEAD_WEIGHTS, assemble_model, build_model_from_backbones, export_head_weights
 
     root, _, _ = backbone_dirs
     torch.manual_seed(1)
     model, processor = build_model_from_backbones(
-        ModelArguments(
-            audio_encoder=str(root / "whisper"),
-            text_decoder=str(root / "llm"),
-            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
-        )
+        audio_encoder=str(root / "whisper"),
+        text_decoder=str(root / "llm"),
+        config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2}),
     )
     files = export_head_weights(model.eval(), tmp_path / "head")
     head = load_file(files[0])
@@ -214,19 +209,16 @@ def test_narrow_mappers_make_a_small_head_and_keep_working():
 def test_default_model_is_assembled_on_first_use(backbone_dirs, tmp_path, monkeypatch, capsys):
     import json
 
-    import adiff_hf.default_model as default_model
-    import adiff_hf.importers as importers
-    from adiff_hf import cli
-    from adiff_hf.assembly import export_head_weights
-    from adiff_hf.training import ModelArguments, build_model_from_backbones
+    import adiff_hf.backbones as importers
+    import adiff_hf.backbones.default_model as default_model
+    from adiff_hf.backbones import build_model_from_backbones, export_head_weights
+    from adiff_hf.serving import cli
 
     root, _, _ = backbone_dirs
     model, _ = build_model_from_backbones(
-        ModelArguments(
-            audio_encoder=str(root / "whisper"),
-            text_decoder=str(root / "llm"),
-            config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2, "mapper_hidden_size": 8}),
-        )
+        audio_encoder=str(root / "whisper"),
+        text_decoder=str(root / "llm"),
+        config_overrides=json.dumps(SMALL_HEAD | {"cross_num_heads": 2, "mapper_hidden_size": 8}),
     )
     export_head_weights(model, tmp_path / "head")
     monkeypatch.setattr(default_model, "HEAD_DIR", str(tmp_path / "head"))

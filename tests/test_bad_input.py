@@ -8,7 +8,7 @@ import torch
 import transformers
 
 import adiff_hf
-from adiff_hf import cli
+from adiff_hf.serving import cli
 from conftest import noise, tone
 
 GEN = {"max_new_tokens": 4}

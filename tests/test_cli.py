@@ -75,7 +75,7 @@ def test_card_command_writes_a_hub_readme(tiny_adiff_dir, tmp_path):
     assert 'pipeline("audio-difference", model="someone/adiff-tiny"' in card.text
     assert "## Limitations" in card.text and "ICLR" in card.text
     with pytest.raises(FileNotFoundError, match="config.json is missing"):
-        from adiff_hf.model_card import build_model_card
+        from adiff_hf.serving.model_card import build_model_card
 
         build_model_card(tmp_path)
 
@@ -85,7 +85,7 @@ def test_the_plot_shows_seconds_hertz_and_decibels_for_either_tower(front_end, t
     """A 1 kHz tone of 3 s: 10 s on the time axis (the clip is tiled to what the model hears), its energy in the
     mel bin centred nearest 1 kHz, colour in dB (tens of dB of range, not normalised units)."""
     from adiff_hf import ADiffFeatureExtractor
-    from adiff_hf.plotting import plot_difference, spectrogram_view
+    from adiff_hf.serving.plotting import plot_difference, spectrogram_view
 
     extractor = ADiffFeatureExtractor() if front_end == "htsat" else ADiffFeatureExtractor.for_whisper()
     rate = extractor.sampling_rate

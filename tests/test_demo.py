@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from adiff_hf.demo import TIER_LABELS, Explainer
+from adiff_hf.serving.demo import TIER_LABELS, Explainer
 from conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

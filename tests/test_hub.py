@@ -10,7 +10,7 @@ from huggingface_hub import ModelCard
 
 import adiff_hf
 import adiff_hf.evaluation
-from adiff_hf.hub import save_hub_layout
+from adiff_hf.serving.hub import save_hub_layout
 
 
 def test_hub_layout_round_trip(tiny_adiff_dir, clips, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from adiff_hf.importers import import_ctranslate2_whisper_encoder, import_gguf_causal_lm, read_ctranslate2_model
+from adiff_hf.backbones import import_ctranslate2_whisper_encoder, import_gguf_causal_lm, read_ctranslate2_model
 from conftest import REPO
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,11 @@ import pytest
 import soundfile as sf
 
 from adiff_hf.data import load_difference_csv
-from adiff_hf.data.local_builder import RATE, Change, Source, apply_change, build_difference_dataset
 from adiff_hf.evaluation.attributes import parse_answer
-from conftest import noise, tone
+from conftest import REPO, noise, tone
+
+sys.path.insert(0, str(REPO / "scripts"))  # the builder is a recipe beside its command line, not library code
+from local_difference_data import RATE, Change, Source, apply_change, build_difference_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")

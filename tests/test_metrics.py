@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import adiff_hf.metrics
+import adiff_hf.evaluation.metrics
 from conftest import FIXTURES
 
 PARITY = FIXTURES / "metrics_parity"
@@ -24,7 +24,7 @@ NAMES = {
 
 @pytest.fixture(scope="module")
 def metric():
-    return adiff_hf.metrics.load()
+    return adiff_hf.evaluation.metrics.load()
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import zipfile
 from conftest import REPO
 
 SHIPPED = (
-    "adiff_hf/model_card/template.md",
-    "adiff_hf/metrics/caption_metrics/caption_metrics.py",
-    "adiff_hf/pretrained/adiff-mini/adiff_head.safetensors",
-    "adiff_hf/pretrained/adiff-mini/adiff_head.json",
+    "adiff_hf/serving/model_card/template.md",
+    "adiff_hf/evaluation/metrics/caption_metrics/caption_metrics.py",
+    "adiff_hf/backbones/adiff-mini/adiff_head.safetensors",
+    "adiff_hf/backbones/adiff-mini/adiff_head.json",
 )
 
 # what only training, evaluation, serving or the importers need; the core must not load them
@@ -30,10 +30,8 @@ OPTIONAL = (
     "adiff_hf.training",
     "adiff_hf.evaluation",
     "adiff_hf.data",
-    "adiff_hf.cli",
-    "adiff_hf.demo",
-    "adiff_hf.hub",
-    "adiff_hf.plotting",
+    "adiff_hf.backbones",
+    "adiff_hf.serving",
 )
 
 

@@ -135,7 +135,7 @@ def test_answers_are_read_from_the_audio(three_stages, toy):
 KILLER = """
 import os, signal, sys
 from transformers import TrainerCallback
-from adiff_hf.cli import train_main
+from adiff_hf.serving.cli import train_main
 
 class KillAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
@@ -211,8 +211,8 @@ def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
 
     from transformers import AutoTokenizer, ClapAudioModel, GPT2Config, GPT2LMHeadModel
 
+    from adiff_hf.backbones import build_model_from_backbones
     from adiff_hf.testing_utils import tiny_adiff_config
-    from adiff_hf.training import ModelArguments, build_model_from_backbones
     from conftest import TOKENIZER_DIR
 
     torch.manual_seed(0)
@@ -224,14 +224,12 @@ def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
     AutoTokenizer.from_pretrained(tmp_path / "lm")
 
     model, processor = build_model_from_backbones(
-        ModelArguments(
-            audio_encoder=str(tmp_path / "audio"),
-            text_decoder=str(tmp_path / "lm"),
-            config_overrides=json.dumps(
-                {"projection_dim": 24, "mapper_num_layers": 1, "cross_num_layers": 1}
-                | {"mapper_num_heads": 2, "cross_num_heads": 2}
-            ),
-        )
+        audio_encoder=str(tmp_path / "audio"),
+        text_decoder=str(tmp_path / "lm"),
+        config_overrides=json.dumps(
+            {"projection_dim": 24, "mapper_num_layers": 1, "cross_num_layers": 1}
+            | {"mapper_num_heads": 2, "cross_num_heads": 2}
+        ),
     )
     for name, tensor in audio.state_dict().items():
         assert torch.equal(model.model.audio_tower.state_dict()[name], tensor), name
@@ -241,7 +239,7 @@ def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
     assert model.config.projection_dim == 24 and model.config.text_config.n_embd == 32
     assert processor.num_prefix_tokens == model.config.num_prefix_tokens
     with pytest.raises(ValueError, match="--text_decoder"):
-        build_model_from_backbones(ModelArguments())
+        build_model_from_backbones(None, None)
 
 
 def test_resuming_a_finished_run_skips_its_stages(three_stages, toy, tiny_model):
@@ -255,7 +253,7 @@ def test_resuming_a_finished_run_skips_its_stages(three_stages, toy, tiny_model)
 
 
 def _main(argv):
-    from adiff_hf.cli import train_main
+    from adiff_hf.serving.cli import train_main
 
     return train_main([str(a) for a in argv])
 

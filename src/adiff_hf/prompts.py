@@ -13,6 +13,14 @@ TIER_PROMPTS: dict[str, str] = {
     "caption_both": "caption both the audios",
 }
 
+# The `input` column of the released ACD/CLD CSVs (and of the CSVs this project builds in their schema): how a
+# dataset row names its tier. `tier_of_prompt` reads it back.
+CSV_TIER_INPUTS: dict[str, str] = {
+    "few_words": "explain the difference in few words",
+    "sentence": "explain the difference in a sentence",
+    "detail": "explain the difference in detail",
+}
+
 # Tier -> key of its paraphrase pool in the release's prompts.json.
 POOL_KEYS: dict[str, str] = {
     "few_words": "WORD",
@@ -72,4 +80,12 @@ def load_prompt_pools(path: str | os.PathLike | None = None) -> dict[str, list[s
     return pools
 
 
-__all__ = ["CAPTION_TIERS", "DIFFERENCE_TIERS", "POOL_KEYS", "TIER_PROMPTS", "load_prompt_pools", "tier_of_prompt"]
+__all__ = [
+    "CAPTION_TIERS",
+    "CSV_TIER_INPUTS",
+    "DIFFERENCE_TIERS",
+    "POOL_KEYS",
+    "TIER_PROMPTS",
+    "load_prompt_pools",
+    "tier_of_prompt",
+]

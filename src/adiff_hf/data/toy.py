@@ -6,6 +6,7 @@ import os
 import numpy as np
 import soundfile as sf
 
+from ..prompts import CSV_TIER_INPUTS
 from .difference_csv import CSV_COLUMNS
 
 # (kind, pitch or rate) -> words; every clip gets a kind, a register and a level, and so a known description.
@@ -16,11 +17,6 @@ _KINDS = {
     "noise": ("{register} hissing noise", {"low": 500.0, "middle": 2000.0, "high": 6000.0}),
 }
 _LEVELS = {"quiet": 0.08, "loud": 0.6}
-_TIER_INPUTS = {
-    "few_words": "explain the difference in few words",
-    "sentence": "explain the difference in a sentence",
-    "detail": "explain the difference in detail",
-}
 
 
 def _synthesise(kind: str, value: float, amplitude: float, seconds: float, rate: int, rng) -> np.ndarray:
@@ -110,7 +106,7 @@ def make_toy_difference_data(
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
-            for tier, prompt in _TIER_INPUTS.items():
+            for tier, prompt in CSV_TIER_INPUTS.items():
                 for i, j in chosen:
                     a, b = clips[i], clips[j]
                     writer.writerow(

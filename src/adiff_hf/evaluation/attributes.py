@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-QUESTION = "explain the difference in few words"
+from ..prompts import CSV_TIER_INPUTS
+
+QUESTION = CSV_TIER_INPUTS["few_words"]  # the prompt adiff-mini was measured with
 # the words that name each change; opposite directions are told apart
 CHANGE_WORDS = {
     "gain": {True: "louder", False: "quieter"},

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..data.difference_csv import load_difference_csv
-from ..metrics import load as load_caption_metrics
 from .leaderboard import leaderboard_markdown, model_index_yaml, split_name, write_eval_results_dir
+from .metrics import load as load_caption_metrics
 from .predictions import generate_predictions
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """ADIFF's three-stage training recipe on top of `Trainer`."""
 
 from .arguments import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments
-from .run import build_model_from_backbones, run_stage, run_stages, stage_dir
+from .loss_curve import plot_loss_curve
+from .run import run_stage, run_stages, stage_dir
 from .stages import (
     ALIGNMENT_COMPONENTS,
     COMPONENTS,
@@ -23,9 +24,9 @@ __all__ = [
     "ModelArguments",
     "STAGE_DEFAULTS",
     "StageArguments",
-    "build_model_from_backbones",
     "frozen_modules",
     "parse_components",
+    "plot_loss_curve",
     "run_stage",
     "run_stages",
     "set_trainable_components",

@@ -11,26 +11,19 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from .. import backbones
+from ..backbones import build_model_from_backbones
 from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
 from ..modeling_adiff import ADiffForConditionalGeneration
-from ..plotting import plot_loss_curve
 from ..processing_adiff import ADiffProcessor
 from ..prompts import load_prompt_pools
 from .arguments import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments
+from .loss_curve import plot_loss_curve
 from .stages import STAGE_DEFAULTS, parse_components, set_trainable_components
 from .trainer import ADiffTrainer, GenerationSamplesCallback, JsonlLogCallback
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FILE = "stage_summary.json"
-
-
-def build_model_from_backbones(model_args: ModelArguments) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:
-    """A new ADIFF around the backbones named by `--audio_encoder` / `--text_decoder` (see `adiff_hf.backbones`)."""
-    return backbones.build_model_from_backbones(
-        model_args.audio_encoder, model_args.text_decoder, model_args.tokenizer_name, model_args.config_overrides
-    )
 
 
 def load_model(path: str) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:
@@ -215,7 +208,12 @@ def run_stages(
         if source is not None:
             model, processor = load_model(source)
         else:
-            model, processor = build_model_from_backbones(model_args)
+            model, processor = build_model_from_backbones(
+                model_args.audio_encoder,
+                model_args.text_decoder,
+                model_args.tokenizer_name,
+                model_args.config_overrides,
+            )
         checkpoint = None
         if resume:
             checkpoint = resume if resume.lower() not in ("true", "last") else get_last_checkpoint(directory)
@@ -225,4 +223,4 @@ def run_stages(
     return outputs
 
 
-__all__ = ["build_model_from_backbones", "run_stage", "run_stages", "stage_dir"]
+__all__ = ["run_stage", "run_stages", "stage_dir"]

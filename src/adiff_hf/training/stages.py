@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
-from ..assembly import component_of
+from ..backbones.assembly import component_of
 from ..modeling_adiff import ADiffForConditionalGeneration
 
 # The parts of ADiffModel, as named on `model.model`; `lm_head` belongs to the language model (it is tied to its

@@ -1,6 +1,6 @@
 """Model cards for ADIFF models: the Hub `README.md` of a model directory, written from `template.md`.
 
-Installed as `adiff_hf.model_card` (the package links this folder), so `adiff-hf card` works after `pip install`.
+The template ships inside the package, so `adiff-hf card` works from any install (a wheel included).
 """
 
 import argparse

@@ -11,7 +11,7 @@ import os
 import torch
 from safetensors.torch import load_file, save_file
 
-from .backbones import build_model_from_backbones
+from .build import build_model_from_backbones
 
 HEAD_WEIGHTS = "adiff_head.safetensors"
 

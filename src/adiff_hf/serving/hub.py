@@ -4,8 +4,8 @@ import os
 import shutil
 import tempfile
 
+from ..pipeline_adiff import AudioDifferencePipeline
 from .model_card import build_model_card
-from .pipeline_adiff import AudioDifferencePipeline
 
 
 def save_hub_layout(model, processor, directory: str | os.PathLike, eval_dir=None, **card_kwargs) -> list[str]:
@@ -13,7 +13,7 @@ def save_hub_layout(model, processor, directory: str | os.PathLike, eval_dir=Non
 
     The directory then loads anywhere with `pipeline(model=directory, trust_remote_code=True)`: the config names
     the custom `audio-difference` pipeline and the Auto classes, and the code travels with the weights.
-    `card_kwargs` go to [`~adiff_hf.model_card.build_model_card`].
+    `card_kwargs` go to [`~adiff_hf.serving.model_card.build_model_card`].
     """
     directory = os.fspath(directory)
     pipe = AudioDifferencePipeline(model=model, processor=processor)

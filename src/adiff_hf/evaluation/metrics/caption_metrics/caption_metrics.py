@@ -42,7 +42,7 @@ Returns:
     `per_item` and `bleu_4_ci` / `cider_d_ci` when asked for.
 
 Example:
-    >>> metric = adiff_hf.metrics.load()
+    >>> metric = adiff_hf.evaluation.metrics.load()
     >>> metric.compute(predictions=["a dog barks"], references=[["a dog is barking", "dog barking"]])
 """
 

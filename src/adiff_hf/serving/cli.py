@@ -13,8 +13,8 @@ import logging
 import os
 import sys
 
-from .default_model import MODEL_ENV
-from .prompts import TIER_PROMPTS
+from ..backbones.default_model import MODEL_ENV
+from ..prompts import TIER_PROMPTS
 
 
 def _explain_parser() -> argparse.ArgumentParser:
@@ -39,8 +39,8 @@ def explain_main(argv: list[str] | None = None) -> dict:
     args = _explain_parser().parse_args(argv)
     import transformers
 
+    from ..backbones.default_model import resolve_model
     from . import plotting
-    from .default_model import resolve_model
 
     args.model = resolve_model(args.model)
     model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
@@ -63,7 +63,7 @@ def explain_main(argv: list[str] | None = None) -> dict:
 def convert_main(argv: list[str] | None = None) -> None:
     import torch
 
-    from .conversion import convert_checkpoint
+    from ..conversion import convert_checkpoint
 
     parser = argparse.ArgumentParser(
         prog="adiff-hf convert", description="Convert the original ADIFF checkpoint into a Hugging Face directory."
@@ -90,7 +90,7 @@ def convert_main(argv: list[str] | None = None) -> None:
 def train_main(argv: list[str] | None = None, callbacks: list | None = None) -> list[str]:
     from transformers import HfArgumentParser
 
-    from .training import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments, run_stages
+    from ..training import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments, run_stages
 
     parser = HfArgumentParser((ModelArguments, DataArguments, StageArguments, ADiffTrainingArguments))
     parser.prog = "adiff-hf train"
@@ -107,7 +107,7 @@ def train_main(argv: list[str] | None = None, callbacks: list | None = None) -> 
 
 
 def evaluate_main(argv: list[str] | None = None) -> dict:
-    from .evaluation import EvaluationSet, evaluate_model
+    from ..evaluation import EvaluationSet, evaluate_model
 
     parser = argparse.ArgumentParser(
         prog="adiff-hf evaluate",
@@ -159,7 +159,7 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
 
 
 def assemble_main(argv: list[str] | None = None) -> str:
-    from .default_model import assemble_default_model, default_model_dir
+    from ..backbones.default_model import assemble_default_model, default_model_dir
 
     parser = argparse.ArgumentParser(
         prog="adiff-hf assemble",

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from .prompts import TIER_PROMPTS
+from ..prompts import TIER_PROMPTS
 
 TIER_LABELS = {
     "detail": "In detail",
