@@ -4,10 +4,10 @@ the release's HTSAT + GPT-2 pair."""
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, pipeline
+from transformers import AutoTokenizer, WhisperFeatureExtractor, pipeline
 
 import adiff_hf
-from adiff_hf import ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+from adiff_hf import ADiffForConditionalGeneration, ADiffProcessor
 from adiff_hf.testing_utils import tiny_adiff_config, tiny_whisper_llama_config
 from conftest import TOKENIZER_DIR, noise, tone
 
@@ -18,9 +18,10 @@ def whisper_llama(tmp_path_factory):
     config = tiny_whisper_llama_config()
     model = ADiffForConditionalGeneration(config).eval()
     processor = ADiffProcessor(
-        ADiffFeatureExtractor.for_whisper(),
+        WhisperFeatureExtractor(feature_size=80, sampling_rate=16000),
         AutoTokenizer.from_pretrained(TOKENIZER_DIR),
         num_prefix_tokens=config.num_prefix_tokens,
+        clip_seconds=10,
     )
     directory = tmp_path_factory.mktemp("whisper_llama")
     model.save_pretrained(directory)
@@ -43,15 +44,25 @@ def test_widths_follow_the_chosen_backbones(whisper_llama):
 
 
 def test_whisper_front_end_tiles_to_10_s_inside_whispers_window(whisper_llama):
-    _, processor, _ = whisper_llama
+    """Whisper's own extractor behind the processor: a 1 s clip is tiled to the 10 s the model hears, exactly like
+    the same second repeated ten times, and the rest of Whisper's 30 s window is padding."""
+    _, processor, directory = whisper_llama
     extractor = processor.feature_extractor
-    assert (extractor.sampling_rate, extractor.front_end) == (16000, "whisper")
+    assert (extractor.sampling_rate, type(extractor).__name__) == (16000, "WhisperFeatureExtractor")
     one_second = tone(440, 1, 16000)
-    features = extractor([one_second, np.tile(one_second, 10)], sampling_rate=16000, return_tensors="np")
-    assert features["input_features"].shape == (2, 1, 80, 3000)
-    np.testing.assert_allclose(features["input_features"][0], features["input_features"][1], atol=1e-5)
+    features = processor(
+        text="caption the first audio", audio=(one_second, np.tile(one_second, 10)), sampling_rate=16000
+    )
+    features = features["input_features"].numpy()
+    assert features.shape == (1, 2, 80, 3000)
+    np.testing.assert_allclose(features[0, 0], features[0, 1], atol=1e-5)
     # beyond 10 s Whisper's window holds padding: those frames are flat
-    assert features["input_features"][0, 0, :, 1100:].std() < 1e-5 < features["input_features"][0, 0, :, :900].std()
+    assert features[0, 0, :, 1100:].std() < 1e-5 < features[0, 0, :, :900].std()
+    # exactly Whisper's log-mel of the tiled clip, and the same processor after a save and a load
+    whisper = extractor(np.tile(one_second, 10), sampling_rate=16000, return_tensors="np")["input_features"]
+    np.testing.assert_array_equal(features[0, 1], whisper[0])
+    reloaded = ADiffProcessor.from_pretrained(directory)
+    assert type(reloaded.feature_extractor).__name__ == "WhisperFeatureExtractor" and reloaded.clip_seconds == 10
 
 
 def test_whisper_llama_trains_generates_and_round_trips(whisper_llama):
@@ -131,7 +142,8 @@ def test_fresh_whisper_and_llama_backbones_are_loaded(backbone_dirs):
     for name, tensor in llama.model.state_dict().items():
         assert torch.equal(model.model.language_model.state_dict()[name], tensor), name
     assert model.lm_head.weight is model.model.language_model.embed_tokens.weight
-    assert processor.feature_extractor.front_end == "whisper" and processor.end_of_text == "<|endoftext|>"
+    assert type(processor.feature_extractor).__name__ == "WhisperFeatureExtractor"
+    assert processor.clip_seconds == 10 and processor.end_of_text == "<|endoftext|>"
     assert model.config.separator_token_id == 50256 and model.config.prompt_pad_token_id == 50256
     prompt = "explain the difference in detail"
     inputs = processor(text=prompt, audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000)
@@ -192,7 +204,10 @@ def test_narrow_mappers_make_a_small_head_and_keep_working():
 
     assert head(narrow) < head(wide) / 2
     inputs = ADiffProcessor(
-        ADiffFeatureExtractor.for_whisper(), AutoTokenizer.from_pretrained(TOKENIZER_DIR), num_prefix_tokens=25
+        WhisperFeatureExtractor(feature_size=80, sampling_rate=16000),
+        AutoTokenizer.from_pretrained(TOKENIZER_DIR),
+        num_prefix_tokens=25,
+        clip_seconds=10,
     )(text="caption the first audio", audio=(tone(300, 1, 16000), noise(1, 16000)), sampling_rate=16000, answer="x y")
     prefix = narrow.get_prefix_embeds(inputs["input_ids"], inputs["input_features"])
     assert prefix.shape == (1, 25, 48)

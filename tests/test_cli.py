@@ -84,16 +84,23 @@ def test_card_command_writes_a_hub_readme(tiny_adiff_dir, tmp_path):
 def test_the_plot_shows_seconds_hertz_and_decibels_for_either_tower(front_end, tmp_path):
     """A 1 kHz tone of 3 s: 10 s on the time axis (the clip is tiled to what the model hears), its energy in the
     mel bin centred nearest 1 kHz, colour in dB (tens of dB of range, not normalised units)."""
-    from adiff_hf import ADiffFeatureExtractor
-    from adiff_hf.serving.plotting import plot_difference, spectrogram_view
+    from transformers import AutoTokenizer, WhisperFeatureExtractor
 
-    extractor = ADiffFeatureExtractor() if front_end == "htsat" else ADiffFeatureExtractor.for_whisper()
-    rate = extractor.sampling_rate
+    from adiff_hf import ADiffFeatureExtractor, ADiffProcessor
+    from adiff_hf.serving.plotting import plot_difference, spectrogram_view
+    from conftest import TOKENIZER_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    if front_end == "htsat":
+        processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer)
+    else:
+        processor = ADiffProcessor(WhisperFeatureExtractor(feature_size=80), tokenizer, clip_seconds=10)
+    rate = processor.feature_extractor.sampling_rate
     t = np.arange(3 * rate) / rate
     tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
     quiet = (0.05 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
-    features = extractor([tone, quiet], sampling_rate=rate)["input_features"][:, 0]
-    view = spectrogram_view(features, extractor)
+    features = processor(text="caption the first audio", audio=(tone, quiet), sampling_rate=rate)["input_features"][0]
+    view = spectrogram_view(features, processor)
     bins = 64 if front_end == "htsat" else 80
     assert view["images"].shape == (2, bins, 1000) and view["seconds"] == pytest.approx(10.0)
     frequencies = view["frequencies_hz"]
@@ -105,5 +112,5 @@ def test_the_plot_shows_seconds_hertz_and_decibels_for_either_tower(front_end, t
     assert np.ptp(first) > 40  # dB, not values in [-1, 1]
     assert (first - second).max() == pytest.approx(20.0, abs=1.5)  # a tenth of the amplitude: 20 dB quieter
 
-    picture = plot_difference(features, "quieter", tmp_path / "plot.png", extractor)
+    picture = plot_difference(features, "quieter", tmp_path / "plot.png", processor)
     assert Image.open(picture).size == (900, 800)

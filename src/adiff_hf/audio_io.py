@@ -2,7 +2,8 @@
 
 Everything that enters the model passes through `prepare_waveform`: it downmixes to mono, converts integer
 PCM to float, resamples, and refuses empty or non-finite input with an error that names the input. `load_clip`
-takes any form a user may give a clip in; `is_single_clip` tells one clip from a pair or a list of clips.
+takes any form a user may give a clip in; `is_single_clip` tells one clip from a pair or a list of clips;
+`fit_clip` cuts or fills a clip to the length a model hears.
 """
 
 import os
@@ -40,6 +41,37 @@ def prepare_waveform(waveform, sampling_rate: int, target_sampling_rate: int, na
     if int(sampling_rate) != int(target_sampling_rate):
         array = soxr.resample(array, int(sampling_rate), int(target_sampling_rate)).astype(np.float32, copy=False)
     return array
+
+
+CROP_MODES = ("start", "center", "random")
+FILL_MODES = ("repeat", "repeatpad", "pad")
+
+
+def fit_clip(waveform: np.ndarray, length: int, crop: str = "start", fill: str = "repeat") -> np.ndarray:
+    """`waveform` cut or filled to exactly `length` samples, as ADIFF's release does for its 10 s clips.
+
+    Args:
+        waveform: a mono waveform.
+        length: the samples the model hears.
+        crop: where to cut a longer clip: `"start"`, `"center"` or `"random"` (the release's choice, for training).
+        fill: how to fill a shorter one: `"repeat"` tiles it and cuts (the release's), `"repeatpad"` tiles whole
+            copies, `"pad"` adds nothing; what is still missing is zeros.
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
+    if fill not in FILL_MODES:
+        raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}.")
+    overflow = len(waveform) - length
+    if overflow > 0:
+        offset = {"start": 0, "center": overflow // 2}.get(crop)
+        if offset is None:
+            offset = np.random.randint(0, overflow + 1)
+        return waveform[offset : offset + length]
+    if len(waveform) < length and fill == "repeat":
+        waveform = np.tile(waveform, length // len(waveform) + 1)[:length]
+    elif len(waveform) < length and fill == "repeatpad":
+        waveform = np.tile(waveform, length // len(waveform))
+    return np.pad(waveform, (0, length - len(waveform)))
 
 
 def load_audio(path: str | os.PathLike, target_sampling_rate: int) -> np.ndarray:

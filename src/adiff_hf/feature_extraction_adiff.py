@@ -1,20 +1,11 @@
-"""ADIFF's audio front end: CLAP's log-mel feature extractor with ADIFF's values and input handling."""
-
-from functools import lru_cache
+"""ADIFF's audio front end for its HTSAT tower: CLAP's log-mel feature extractor with ADIFF's values and input
+handling. (A Whisper tower uses transformers' own `WhisperFeatureExtractor`.)"""
 
 import numpy as np
 import torch
-from transformers import BatchFeature, ClapFeatureExtractor, TensorType, WhisperFeatureExtractor
+from transformers import BatchFeature, ClapFeatureExtractor, TensorType
 
-from .audio_io import is_single_clip, load_clip, prepare_waveform
-
-CROP_MODES = ("start", "center", "random")
-
-
-@lru_cache(maxsize=4)
-def _whisper_extractor(feature_size: int, sampling_rate: int) -> WhisperFeatureExtractor:
-    """Whisper's own front end (its mel filters are built once per configuration)."""
-    return WhisperFeatureExtractor(feature_size=feature_size, sampling_rate=sampling_rate)
+from .audio_io import CROP_MODES, fit_clip, is_single_clip, load_clip, prepare_waveform
 
 
 class ADiffFeatureExtractor(ClapFeatureExtractor):
@@ -28,14 +19,9 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
     - clips longer than 10 s are cropped deterministically by default (`crop="start"` or `"center"`); the
       release's random crop is `crop="random"`, meant for training.
 
-    With `front_end="whisper"` (for a Whisper audio tower; see [`ADiffFeatureExtractor.for_whisper`]) the same
-    input handling feeds Whisper's own log-mel instead: 16 kHz, clips tiled or cropped to `max_length_s`, then
-    padded to Whisper's 30 s window -> `(80, 3000)` per clip.
-
     Args:
         crop (`str`, *optional*, defaults to `"start"`):
             Where to cut clips longer than `max_length_s`: `"start"`, `"center"` or `"random"`.
-        front_end (`str`, *optional*, defaults to `"htsat"`): `"htsat"` (CLAP's log-mel) or `"whisper"`.
         Other arguments are those of [`ClapFeatureExtractor`], with ADIFF's values as defaults.
     """
 
@@ -59,11 +45,15 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         front_end: str = "htsat",
         **kwargs,
     ):
-        if front_end not in ("htsat", "whisper"):
-            raise ValueError(f"front_end must be 'htsat' or 'whisper', got {front_end!r}.")
+        if front_end != "htsat":  # directories saved before Whisper towers took transformers' own extractor
+            raise ValueError(
+                f"ADiffFeatureExtractor is HTSAT's front end only (got front_end={front_end!r}); a Whisper tower "
+                "takes transformers' WhisperFeatureExtractor in ADiffProcessor. Rebuild or reassemble this model."
+            )
         if truncation == "fusion":
             raise ValueError("ADIFF's HTSAT does not use feature fusion: truncation='fusion' is not supported.")
-        self._check_crop(crop)
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
         super().__init__(
             feature_size=feature_size,
             sampling_rate=sampling_rate,
@@ -80,31 +70,6 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
             **kwargs,
         )
         self.crop = crop
-        self.front_end = front_end
-
-    @classmethod
-    def for_whisper(cls, num_mel_bins: int = 80, **kwargs) -> "ADiffFeatureExtractor":
-        """The front end of a Whisper audio tower: 16 kHz, `num_mel_bins` Whisper log-mel bins."""
-        # Whisper's STFT (n_fft 400, hop 160, 0-8 kHz); the CLAP parameters then describe the same analysis
-        whisper = {"hop_length": 160, "fft_window_size": 400, "frequency_min": 0, "frequency_max": 8000}
-        return cls(feature_size=num_mel_bins, sampling_rate=16_000, front_end="whisper", **(whisper | kwargs))
-
-    def _fill(self, waveform: np.ndarray, padding: str) -> np.ndarray:
-        """A clip shorter than 10 s filled as CLAP's `padding` does: "repeat" tiles it and cuts, "repeatpad" tiles
-        whole copies; what is still missing is zeros."""
-        length = self.nb_max_samples
-        if len(waveform) < length and padding == "repeat":
-            waveform = np.tile(waveform, length // len(waveform) + 1)[:length]
-        elif len(waveform) < length and padding == "repeatpad":
-            waveform = np.tile(waveform, length // len(waveform))
-        return np.pad(waveform, (0, length - len(waveform)))
-
-    def _whisper_features(self, waveforms: list[np.ndarray]) -> np.ndarray:
-        tiled = [self._fill(w, "repeat") for w in waveforms]  # repeat short clips, like HTSAT's
-        features = _whisper_extractor(self.feature_size, self.sampling_rate)(
-            tiled, sampling_rate=self.sampling_rate, return_tensors="np"
-        )["input_features"]
-        return features[:, None].astype(np.float32)  # (clips, 1, mel_bins, 3000), the layout HTSAT's features have
 
     def _htsat_features(self, waveforms: list[np.ndarray]) -> np.ndarray:
         """[`ClapFeatureExtractor`]'s log-mel for the whole batch with `torch.stft`, with the same numbers.
@@ -112,7 +77,7 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
         CLAP's extractor runs a Python loop over the 1001 frames of each clip; this is its computation batched:
         float64 frames, spectra kept as complex64 as it keeps them, power, Slaney mel filters, floor 1e-10, dB.
         """
-        padded = [self._fill(np.asarray(clip, dtype=np.float64), self.padding) for clip in waveforms]
+        padded = [np.asarray(clip, dtype=np.float64) for clip in waveforms]
         window = torch.hann_window(self.fft_window_size, periodic=True, dtype=torch.float64)
         filters = torch.from_numpy(self.mel_filters_slaney)
         features = []
@@ -131,20 +96,6 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
             mel = (spectra.real.square() + spectra.imag.square()) @ filters
             features.append((10.0 * torch.log10(mel.clamp_(min=1e-10))).to(torch.float32))
         return torch.cat(features)[:, None].numpy()  # (clips, 1, frames, mel_bins)
-
-    @staticmethod
-    def _check_crop(crop: str) -> None:
-        if crop not in CROP_MODES:
-            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
-
-    def _crop(self, waveform: np.ndarray, crop: str) -> np.ndarray:
-        overflow = len(waveform) - self.nb_max_samples
-        if overflow <= 0:
-            return waveform
-        offset = {"start": 0, "center": overflow // 2}.get(crop)
-        if offset is None:  # "random", as the release does
-            offset = np.random.randint(0, overflow + 1)
-        return waveform[offset : offset + self.nb_max_samples]
 
     def fetch_audio(self, audio, sampling_rate: int | None = None):
         """Load a clip (or a list of clips) to mono float32 at `sampling_rate` (default: 32 kHz).
@@ -177,19 +128,16 @@ class ADiffFeatureExtractor(ClapFeatureExtractor):
             [`BatchFeature`] with `input_features` of shape `(batch, 1, frames, mel_bins)`.
         """
         crop = crop if crop is not None else self.crop
-        self._check_crop(crop)
         rate = sampling_rate if sampling_rate is not None else self.sampling_rate
         single = not isinstance(raw_speech, (list, tuple))
         waveforms = [raw_speech] if single else list(raw_speech)
         if not waveforms:
             raise ValueError("raw_speech is an empty list: nothing to featurise.")
         waveforms = [
-            self._crop(prepare_waveform(w, rate, self.sampling_rate, name=f"raw_speech[{i}]"), crop)
-            for i, w in enumerate(waveforms)
+            prepare_waveform(w, rate, self.sampling_rate, name=f"raw_speech[{i}]") for i, w in enumerate(waveforms)
         ]
-        if self.front_end == "whisper":
-            features = BatchFeature({"input_features": self._whisper_features(waveforms)})
-        elif self.truncation == "rand_trunc" and not kwargs:
+        waveforms = [fit_clip(w, self.nb_max_samples, crop, self.padding) for w in waveforms]
+        if self.truncation == "rand_trunc" and not kwargs:
             features = BatchFeature({"input_features": self._htsat_features(waveforms)})
         else:  # options this fast path does not cover go through CLAP's own extractor
             features = super().__call__(waveforms, sampling_rate=self.sampling_rate, **kwargs)

@@ -3,7 +3,7 @@
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
-from .audio_io import is_single_clip, load_clip
+from .audio_io import fit_clip, is_single_clip, load_clip
 from .feature_extraction_adiff import ADiffFeatureExtractor
 
 END_OF_TEXT = " <|endoftext|>"
@@ -28,7 +28,8 @@ class ADiffProcessor(ProcessorMixin):
     so that decoding keeps real exclamation marks). A prompt that does not fit raises an error naming the limit.
 
     Args:
-        feature_extractor ([`ADiffFeatureExtractor`]): the audio front end.
+        feature_extractor ([`ADiffFeatureExtractor`] or [`WhisperFeatureExtractor`]): the audio tower's front end:
+            ADIFF's for HTSAT (it cuts and fills clips to 10 s itself), transformers' own for a Whisper tower.
         tokenizer ([`PreTrainedTokenizerBase`]): the language model's tokenizer (GPT-2's for the release).
         prompt_length (`int`, *optional*, defaults to 40): tokens the model's text mapper reads.
         num_prefix_tokens (`int`, *optional*, defaults to 121): embeddings the model places before the answer;
@@ -36,6 +37,9 @@ class ADiffProcessor(ProcessorMixin):
         prompt_pad_token_id (`int`, *optional*, defaults to 0): the prompt padding id.
         end_of_text (`str`, *optional*, defaults to `" <|endoftext|>"`): appended to prompts and answers.
         chat_template (`str`, *optional*): renders chat messages to the prompt; by default the user turns' text.
+        clip_seconds (`float`, *optional*): the seconds of each clip the model hears, when the feature extractor
+            does not cut and fill clips itself: Whisper's pads every clip to its 30 s window, and ADIFF around a
+            Whisper tower hears 10 s, tiled as the release tiles short clips.
     """
 
     attributes = ["feature_extractor", "tokenizer"]
@@ -49,8 +53,10 @@ class ADiffProcessor(ProcessorMixin):
         prompt_pad_token_id: int = 0,
         end_of_text: str = END_OF_TEXT,
         chat_template: str | None = CHAT_TEMPLATE,
+        clip_seconds: float | None = None,
         **kwargs,
     ):
+        self.clip_seconds = clip_seconds
         self.prompt_length = prompt_length
         self.num_prefix_tokens = num_prefix_tokens
         self.prompt_pad_token_id = prompt_pad_token_id
@@ -141,9 +147,15 @@ class ADiffProcessor(ProcessorMixin):
             rate = self.feature_extractor.sampling_rate
             clips += [load_clip(clip, sampling_rate, rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
 
-        features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
+        if self.clip_seconds is not None:  # an extractor that only pads to its own window: cut and tile here
+            length = round(self.clip_seconds * rate)
+            clips = [fit_clip(clip, length, crop or "start") for clip in clips]
+            features = self.feature_extractor(clips, sampling_rate=rate, return_tensors="np")["input_features"]
+        else:
+            features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
         data = self.prepare_text(prompts, answer, max_answer_length, return_tensors=None)
-        data["input_features"] = features.reshape(len(pairs), 2, *features.shape[2:])
+        # (pairs, 2, frames, mel_bins) from ADIFF's extractor, (pairs, 2, mel_bins, frames) from Whisper's
+        data["input_features"] = features.reshape(len(pairs), 2, *features.shape[-2:])
         return BatchFeature(data, tensor_type=return_tensors)
 
     def prepare_text(

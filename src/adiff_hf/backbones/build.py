@@ -15,6 +15,7 @@ from transformers import (
     ClapConfig,
     ClapModel,
     WhisperConfig,
+    WhisperFeatureExtractor,
     WhisperModel,
 )
 
@@ -24,6 +25,10 @@ from ..modeling_adiff import ADiffForConditionalGeneration
 from ..processing_adiff import ADiffProcessor
 
 logger = logging.getLogger(__name__)
+
+# ADIFF hears 10 s of each clip, as the release does; with a Whisper tower, the first 10 s of Whisper's 30 s window
+# (the frames `ADiffConfig.audio_embed_frames` pools)
+WHISPER_CLIP_SECONDS = 10.0
 
 
 def build_model_from_backbones(
@@ -81,12 +86,14 @@ def build_model_from_backbones(
     if not config.tie_word_embeddings or not getattr(text_config, "tie_word_embeddings", True):
         model.lm_head.load_state_dict(language_model.get_output_embeddings().state_dict())
     model.tie_weights()
-    extractor = (
-        ADiffFeatureExtractor.for_whisper(config.audio_config.num_mel_bins) if whisper else ADiffFeatureExtractor()
-    )
+    if whisper:  # Whisper's own front end; ADIFF hears the first 10 s of its 30 s window, short clips tiled
+        extractor = WhisperFeatureExtractor(feature_size=config.audio_config.num_mel_bins, sampling_rate=16_000)
+    else:
+        extractor = ADiffFeatureExtractor()
     processor = ADiffProcessor(
         extractor,
         tokenizer,
+        clip_seconds=WHISPER_CLIP_SECONDS if whisper else None,
         prompt_length=config.prompt_length,
         num_prefix_tokens=config.num_prefix_tokens,
         prompt_pad_token_id=config.prompt_pad_token_id,

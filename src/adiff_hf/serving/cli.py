@@ -55,7 +55,7 @@ def explain_main(argv: list[str] | None = None) -> dict:
     if args.plot:
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
         features = inputs["input_features"][0].numpy()
-        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor.feature_extractor, names)
+        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor, names)
     print(json.dumps(result) if args.json else explanation)
     return result
 

@@ -38,7 +38,7 @@ class Explainer:
         names = (os.path.basename(audio1), os.path.basename(audio2))
         picture = os.path.join(self.pictures, f"difference-{len(os.listdir(self.pictures))}.png")
         features = inputs["input_features"][0].numpy()
-        plot_difference(features, explanation, picture, self.processor.feature_extractor, names)
+        plot_difference(features, explanation, picture, self.processor, names)
         return explanation, picture
 
 

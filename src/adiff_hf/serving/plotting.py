@@ -3,14 +3,14 @@
 import os
 
 
-def spectrogram_view(features, feature_extractor) -> dict:
-    """What [`plot_difference`] draws, in physical units, for either front end.
+def spectrogram_view(features, processor) -> dict:
+    """What [`plot_difference`] draws, in physical units, for either audio tower.
 
     Args:
         features: the pair's `input_features` as the processor made them (`processor(...)["input_features"][0]`):
-            `(2, frames, mel_bins)` log-mel in dB for HTSAT, `(2, mel_bins, frames)` Whisper log-mel (log10, shifted
-            and scaled by Whisper's extractor) for a Whisper tower.
-        feature_extractor ([`ADiffFeatureExtractor`]): the extractor that made them.
+            `(2, frames, mel_bins)` log-mel in dB from ADIFF's (HTSAT's) extractor, `(2, mel_bins, frames)` from
+            Whisper's (log10, clamped, shifted and scaled).
+        processor ([`ADiffProcessor`]): the processor that made them.
 
     Returns:
         `dict` with `images` `(2, mel_bins, frames)` in dB over the part of each clip the model hears (Whisper's
@@ -19,24 +19,25 @@ def spectrogram_view(features, feature_extractor) -> dict:
     import numpy as np
     from transformers.audio_utils import hertz_to_mel, mel_to_hertz
 
+    extractor = processor.feature_extractor
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 3 or features.shape[0] != 2:
         raise ValueError(f"features must hold the pair's two log-mels, shape (2, ., .); got {features.shape}.")
-    whisper = feature_extractor.front_end == "whisper"
-    images = features if whisper else features.transpose(0, 2, 1)
+    whisper = extractor.__class__.__name__ == "WhisperFeatureExtractor"
     if whisper:
-        images = 40.0 * images - 40.0  # Whisper stores (log10(power) + 4) / 4; 10 * log10(power) is dB
-    heard = min(images.shape[2], feature_extractor.nb_max_samples // feature_extractor.hop_length)
+        images = 40.0 * features - 40.0  # Whisper stores (log10(power) + 4) / 4; 10 * log10(power) is dB
+        heard = round(processor.clip_seconds * extractor.sampling_rate) // extractor.hop_length
+        low, high = 0.0, extractor.sampling_rate / 2  # Whisper's mel filters span 0 Hz to Nyquist
+    else:
+        images = features.transpose(0, 2, 1)
+        heard = extractor.nb_max_samples // extractor.hop_length
+        low, high = extractor.frequency_min, extractor.frequency_max
     bins = images.shape[1]
-    mels = np.linspace(
-        hertz_to_mel(feature_extractor.frequency_min, mel_scale="slaney"),
-        hertz_to_mel(feature_extractor.frequency_max, mel_scale="slaney"),
-        bins + 2,
-    )[1:-1]  # the centres of the triangular filters
+    mels = np.linspace(hertz_to_mel(low, mel_scale="slaney"), hertz_to_mel(high, mel_scale="slaney"), bins + 2)
     return {
         "images": images[:, :, :heard],
-        "seconds": heard * feature_extractor.hop_length / feature_extractor.sampling_rate,
-        "frequencies_hz": mel_to_hertz(mels, mel_scale="slaney"),
+        "seconds": heard * extractor.hop_length / extractor.sampling_rate,
+        "frequencies_hz": mel_to_hertz(mels[1:-1], mel_scale="slaney"),  # the centres of the triangular filters
     }
 
 
@@ -44,7 +45,7 @@ def plot_difference(
     features,
     explanation: str,
     path: str | os.PathLike,
-    feature_extractor,
+    processor,
     names: tuple[str, str] = ("audio 1", "audio 2"),
 ) -> str:
     """Both log-mel spectrograms and their difference (audio 2 − audio 1), with the explanation as the caption:
@@ -54,7 +55,7 @@ def plot_difference(
         features: the pair's `input_features` (`processor(...)["input_features"][0]`).
         explanation: the generated text, printed under the pictures.
         path: where the PNG goes.
-        feature_extractor ([`ADiffFeatureExtractor`]): the extractor that made `features`.
+        processor ([`ADiffProcessor`]): the processor that made `features`.
         names: the two clips' labels (file names, say).
     """
     import textwrap
@@ -65,7 +66,7 @@ def plot_difference(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    view = spectrogram_view(features, feature_extractor)
+    view = spectrogram_view(features, processor)
     first, second = view["images"]
     frequencies = view["frequencies_hz"]
     extent = (0, view["seconds"], 0, len(frequencies))
