@@ -139,12 +139,12 @@ class ADiffProcessor(ProcessorMixin):
         pairs = list(pairs)
         if len(prompts) != len(pairs):
             raise ValueError(f"Got {len(prompts)} prompts (`text`) for {len(pairs)} audio pairs: give one per pair.")
+        rate = self.feature_extractor.sampling_rate
         clips = []
         for i, pair in enumerate(pairs):
             if is_single_clip(pair) or len(pair) != 2:
                 count = 1 if is_single_clip(pair) else len(pair)
                 raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
-            rate = self.feature_extractor.sampling_rate
             clips += [load_clip(clip, sampling_rate, rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
 
         if self.clip_seconds is not None:  # an extractor that only pads to its own window: cut and tile here
