@@ -11,7 +11,7 @@ setup(
     packages=find_packages("src"),
     # the evaluate module is a script loaded by path, not an importable package
     package_data={
-        "adiff_hf.backbones": ["adiff-mini/*"],
+        "adiff_hf.backbones": ["adiff-mini/*", "adiff-mini/lora_adapter/*"],
         "adiff_hf.evaluation.metrics": ["caption_metrics/*.py"],
         "adiff_hf.serving.model_card": ["template.md"],
     },
@@ -34,8 +34,9 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves
-        "train": ["datasets>=3", "accelerate>=1.1", "matplotlib"],
+        # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves, peft for --lora_r
+        # (older than 0.18, peft fails to import beside transformers 5)
+        "train": ["datasets>=3", "accelerate>=1.1", "matplotlib", "peft>=0.18"],
         # evaluation: coco-caption's metrics (pycocoevalcap's jars need Java) as an `evaluate` module
         "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
         # importers for the offline backbones (scripts/import_backbones.py): GGUF reading
@@ -48,6 +49,7 @@ setup(
             "datasets>=3",
             "accelerate>=1.1",
             "matplotlib",
+            "peft>=0.18",
             "evaluate>=0.4",
             "pycocoevalcap>=1.2",
             "gradio>=5",

@@ -1,12 +1,25 @@
 """A recipe, not library code: a difference dataset built from real, labelled audio that installs offline (Debian
 packages), in the ACD schema. `build_local_difference_data.py` is its command line.
 
-Pairs are either two different sources (labels from file names and package folders) or one source and a copy
-changed in a controlled way (gain, speed, reverberation, low/high-pass, noise at an SNR, clipping, reversal, a gap
-of silence); the asterisk prompts bring speech. Every answer
-is written from the *known* attributes, in three tiers with varied phrasing, and captions describe each clip.
-Splits are by source clip; everything is deterministic given the seed; a manifest records sources and licences,
-and `<split>_pairs.jsonl` the known attributes of each pair (what was changed, in which clip), for attribute scoring.
+Sources, each labelled from its package:
+- sound effects, notification sounds, instrument samples and recorded speech, labelled from their file names
+  (tuxpaint-stamps-default, sonic-pi-samples, sound-theme-freedesktop, asterisk-core-sounds-en-wav, sound-icons,
+  oxygen-sounds, yaru-theme-sound, gnome-audio);
+- rendered here: instrument melodies from a General MIDI soundfont through `fluidsynth` (fluid-soundfont-gm),
+  sentences in several `espeak-ng` voices, and drum patterns from the instruments of hydrogen-drumkits' kits
+  (labelled from each kit's `drumkit.xml`).
+
+Pairs are: one source and a copy changed in one or two controlled ways (field-library effects from Spotify's
+`pedalboard`: reverb, echo, low/high-pass, pitch shift at the same tempo, time stretch at the same pitch,
+distortion, bitcrush, dynamic-range compression, GSM/MP3 codec artefacts; and gain, speed, noise at an SNR,
+clipping, reversal, a gap of silence), strengths drawn from ranges; identical and near-identical pairs (a change
+below audibility), whose answers say there is no audible difference; and pairs of two different sources.
+
+Every answer is written from the *known* attributes, in three tiers that differ in kind: a few words; one sentence
+naming the clip, the change and its size; a paragraph on what is heard, how it differs and how it would strike a
+listener, with varied phrasing. Splits are by source clip, and whole packages can be kept out of training as an
+unseen-source split (`test_unseen`). Everything is deterministic given the seed; a manifest records sources and
+licences, and `<split>_pairs.jsonl` the known attributes of each pair, for attribute scoring.
 """
 
 import csv
@@ -14,7 +27,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import struct
 import subprocess
+import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -26,12 +42,27 @@ from adiff_hf.prompts import CSV_TIER_INPUTS
 
 RATE = 32_000
 MAX_SECONDS = 5.0
+# packages whose clips are labelled from their file names
 DEBIAN_SOURCES = {
     "tuxpaint-stamps-default": "/usr/share/tuxpaint/stamps",
     "sonic-pi-samples": "/usr/share/sonic-pi/samples",
     "sound-theme-freedesktop": "/usr/share/sounds/freedesktop/stereo",
     "asterisk-core-sounds-en-wav": "/usr/share/asterisk/sounds/en_US_f_Allison",
+    "sound-icons": "/usr/share/sounds/sound-icons",
+    "oxygen-sounds": "/usr/share/sounds",
+    "yaru-theme-sound": "/usr/share/sounds/Yaru/stereo",
+    "gnome-audio": "/usr/share/sounds",
 }
+# packages whose sounds are rendered here (plus the program that renders them)
+RENDERED_PACKAGES = {
+    "fluid-soundfont-gm": "fluidsynth",
+    "espeak-ng": "espeak-ng",
+    "hydrogen-drumkits": "hydrogen-drumkits",
+}
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+HYDROGEN_KITS = "/usr/share/hydrogen/data/drumkits"
+# kept out of training and validation: the unseen-source test split
+DEFAULT_UNSEEN_PACKAGES = ("hydrogen-drumkits", "sound-icons", "yaru-theme-sound")
 SONIC_PI_PREFIXES = {
     "ambi": "an ambient texture",
     "bass": "a bass note",
@@ -50,6 +81,102 @@ SONIC_PI_PREFIXES = {
     "arovane": "an electronic beat",
     "hat": "a hi-hat",
 }
+SOUND_ICON_WORDS = {
+    "cembalo": "harpsichord",
+    "klavichord": "clavichord",
+    "xylofon": "xylophone",
+    "violoncello": "cello",
+    "cymbaly": "cimbalom",
+    "pisk": "squeak",
+    "cink": "ding",
+    "cockchafer gentleman": "beetle",
+    "gummy cat": "squeaky toy",
+}
+# General MIDI programs rendered from the soundfont: program -> instrument
+GM_PROGRAMS = {
+    0: "piano",
+    6: "harpsichord",
+    9: "glockenspiel",
+    10: "music box",
+    11: "vibraphone",
+    12: "marimba",
+    19: "church organ",
+    21: "accordion",
+    22: "harmonica",
+    24: "nylon-string guitar",
+    25: "steel-string guitar",
+    32: "acoustic bass",
+    40: "violin",
+    42: "cello",
+    46: "harp",
+    47: "timpani",
+    52: "choir",
+    56: "trumpet",
+    57: "trombone",
+    60: "French horn",
+    65: "alto saxophone",
+    68: "oboe",
+    71: "clarinet",
+    73: "flute",
+    75: "pan flute",
+    105: "banjo",
+    108: "kalimba",
+    114: "steel drum",
+}
+MELODIES_PER_PROGRAM = 4
+ESPEAK_VOICES = {
+    "en-us+m3": "a man",
+    "en-us+f2": "a woman",
+    "en-gb+m1": "a man with a British accent",
+    "en-gb+f4": "a woman with a British accent",
+    "en-gb-scotland+m5": "a man with a Scottish accent",
+    "en-029+f3": "a woman with a Caribbean accent",
+    "en-gb-x-rp+m7": "a man",
+    "en-us+f5": "a woman",
+}
+SENTENCES = [
+    "the train to the city leaves at nine",
+    "please close the door behind you",
+    "the weather will be sunny tomorrow",
+    "I left my keys on the kitchen table",
+    "turn left at the next corner",
+    "the meeting starts in ten minutes",
+    "can you hear the birds outside",
+    "dinner is ready, come and eat",
+    "the library opens at eight",
+    "thank you for calling, please hold",
+    "the river is high after the rain",
+    "this is the last stop, all change",
+    "my phone battery is almost empty",
+    "the concert was louder than expected",
+    "we should plant the tomatoes in spring",
+    "the shop is closed on sundays",
+]
+DRUM_WORDS = [  # instrument-name keyword -> label, first match wins
+    ("kick", "a kick drum"),
+    ("bass drum", "a kick drum"),
+    ("bassdrum", "a kick drum"),
+    ("snare", "a snare drum"),
+    ("hi-hat", "a hi-hat"),
+    ("hihat", "a hi-hat"),
+    ("hat", "a hi-hat"),
+    ("hh", "a hi-hat"),
+    ("tom", "a tom drum"),
+    ("clap", "hand claps"),
+    ("crash", "a crash cymbal"),
+    ("ride", "a ride cymbal"),
+    ("cowbell", "a cowbell"),
+    ("djembe", "a djembe"),
+    ("cajon", "a cajon"),
+    ("maraca", "a maraca"),
+    ("bongo", "bongos"),
+    ("tambourine", "a tambourine"),
+    ("clave", "claves"),
+    ("woodblock", "a woodblock"),
+    ("snap", "finger snaps"),
+    ("stick", "a drumstick click"),
+    ("rim", "a rim click"),
+]
 
 
 @dataclass
@@ -60,7 +187,7 @@ class Source:
     label: str  # "a frog", "a woman saying 'activated'"
     package: str
     license: str
-    kind: str = "sound"  # "sound" or "speech"
+    kind: str = "sound"  # "sound", "speech" or "music"
 
 
 @dataclass
@@ -69,9 +196,11 @@ class Change:
 
     name: str
     value: float
-    short: str  # "louder"
-    phrase: str  # "6 dB louder"
-    detail: str = ""
+    short: str  # "quieter": a few words
+    phrase: str  # "about 9 dB quieter": the change and its size
+    detail: str = ""  # what changed in the signal
+    impression: str = ""  # how it strikes a listener ("seems farther away")
+    variant: str = ""  # e.g. the codec used
 
 
 def _words(stem: str) -> str:
@@ -82,174 +211,595 @@ def _package_license(package: str) -> str:
     path = f"/usr/share/doc/{package}/copyright"
     if not os.path.isfile(path):
         return "unknown"
-    licenses = re.findall(r"^\s*License:\s*(\S+)", open(path, encoding="utf-8", errors="replace").read(), re.M)
+    text = open(path, encoding="utf-8", errors="replace").read()
+    licenses = [x for x in re.findall(r"^\s*License:\s*(\S+)", text, re.M)]
+    if not licenses and "MIT license" in text:
+        licenses = ["MIT"]
+    if not licenses and "GNU General Public License" in text:
+        licenses = ["GPL-3+" if "version 3" in text else "GPL"]
     return ", ".join(dict.fromkeys(licenses)) or "unknown"
 
 
-def discover_debian_sources(install: bool = False) -> list[Source]:
-    """Labelled clips from the Debian sound packages present (with `install=True`, apt-get installs them first)."""
+def _quoted(words: str, what: str) -> str:
+    """ "an 'alarm' sound", "a 'bell' sound"."""
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} '{words}' {what}"
+
+
+def _file_label(package: str, stem: str) -> tuple[str, str] | None:
+    """(label, kind) of a file of a file-labelled package, or None to leave the file out."""
+    if package == "tuxpaint-stamps-default":
+        # sound effects only: spoken descriptions end in _desc[_xx] and language-coded names in _xx
+        if "_desc" in stem or re.search(r"_[a-z]{2}(_[A-Z]{2})?$", stem):
+            return None
+        return f"a {_words(stem)}", "sound"
+    if package == "sonic-pi-samples":
+        prefix = stem.split("_")[0]
+        return SONIC_PI_PREFIXES.get(prefix, f"a {_words(stem)} sample"), "music"
+    if package in ("sound-theme-freedesktop", "yaru-theme-sound"):
+        return _quoted(_words(stem), "notification sound"), "sound"
+    if package == "asterisk-core-sounds-en-wav":
+        return f"a woman saying '{_words(stem)}'", "speech"
+    if package == "sound-icons":
+        words = _words(stem)
+        for foreign, english in SOUND_ICON_WORDS.items():
+            words = words.replace(foreign, english)
+        return f"a short {words} sound", "music" if words not in ("squeak", "squeak ding", "beetle") else "sound"
+    if package == "oxygen-sounds":
+        if not stem.startswith("Oxygen-"):
+            return None
+        return _quoted(_words(stem[len("Oxygen-") :]).lower(), "notification sound"), "sound"
+    if package == "gnome-audio":
+        return _quoted(_words(stem), "sound"), "sound"
+    return None
+
+
+def _package_files(package: str, root: str) -> list[str]:
+    """The audio files of `package` under `root` (shared folders hold several packages: ask dpkg)."""
+    if root == "/usr/share/sounds" and shutil.which("dpkg"):
+        listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=False).stdout
+        return sorted(p for p in listing.splitlines() if p.startswith(root + "/") and os.path.isfile(p))
+    return sorted(os.path.join(d, n) for d, _, names in os.walk(root) for n in names)
+
+
+def discover_debian_sources(install: bool = False, render_dir: str | None = None) -> list[Source]:
+    """Labelled clips from the Debian sound packages present (`install=True` apt-get installs them first).
+
+    With `render_dir`, the rendered sources (soundfont melodies, espeak-ng speech, hydrogen drum patterns) are
+    written there and included.
+    """
     if install:
-        missing = [p for p, d in DEBIAN_SOURCES.items() if not os.path.isdir(d)]
-        if missing:
-            subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True)
+        wanted = [*DEBIAN_SOURCES, "fluidsynth", *RENDERED_PACKAGES]
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *wanted], check=True)
     sources = []
     for package, root in DEBIAN_SOURCES.items():
         if not os.path.isdir(root):
             continue
         license = _package_license(package)
-        for directory, _, names in sorted(os.walk(root)):
-            for name in sorted(names):
-                stem, ext = os.path.splitext(name)
-                if ext.lower() not in (".wav", ".ogg", ".oga", ".flac"):
-                    continue
-                path = os.path.join(directory, name)
-                if package == "tuxpaint-stamps-default":
-                    # sound effects only: spoken descriptions end in _desc[_xx] and language-coded names in _xx
-                    if "_desc" in stem or re.search(r"_[a-z]{2}(_[A-Z]{2})?$", stem):
-                        continue
-                    label = f"a {_words(stem)}"
-                elif package == "sonic-pi-samples":
-                    prefix = stem.split("_")[0]
-                    label = SONIC_PI_PREFIXES.get(prefix, f"a {_words(stem)} sample")
-                elif package == "sound-theme-freedesktop":
-                    label = f"a '{_words(stem)}' notification sound"
-                else:
-                    label = f"a woman saying '{_words(stem)}'"
-                kind = "speech" if package == "asterisk-core-sounds-en-wav" else "sound"
-                sources.append(Source(path, label, package, license, kind))
+        for path in _package_files(package, root):
+            stem, ext = os.path.splitext(os.path.basename(path))
+            if ext.lower() not in (".wav", ".ogg", ".oga", ".flac"):
+                continue
+            labelled = _file_label(package, stem)
+            if labelled:
+                sources.append(Source(path, labelled[0], package, license, labelled[1]))
+    if render_dir is not None:
+        sources += render_soundfont_melodies(os.path.join(render_dir, "melodies"))
+        sources += render_speech(os.path.join(render_dir, "speech"))
+        sources += render_drum_patterns(os.path.join(render_dir, "drums"))
     return sources
 
 
-def _highpass_or_lowpass(wave: np.ndarray, cutoff: float, high: bool) -> np.ndarray:
-    spectrum = np.fft.rfft(wave)
-    frequencies = np.fft.rfftfreq(len(wave), 1 / RATE)
-    gain = 1 / np.sqrt(1 + (frequencies / cutoff) ** 8)  # 4th-order Butterworth magnitude
-    if high:
-        gain = np.sqrt(np.clip(1 - gain**2, 0, 1))
-    return np.fft.irfft(spectrum * gain, n=len(wave)).astype(np.float32)
+def _midi_file(notes: list[tuple[int, float]], program: int, path: str) -> None:
+    """A one-track standard MIDI file: `notes` (pitch, seconds) played in turn with `program` at 120 bpm."""
+    ticks = 480  # per beat; 120 bpm -> 960 ticks per second
+
+    def var(n: int) -> bytes:
+        out = [n & 0x7F]
+        while n > 0x7F:
+            n >>= 7
+            out.insert(0, (n & 0x7F) | 0x80)
+        return bytes(out)
+
+    events = bytes([0x00, 0xC0, program])
+    for pitch, seconds in notes:
+        events += var(0) + bytes([0x90, pitch, 96]) + var(int(seconds * 2 * ticks)) + bytes([0x80, pitch, 0])
+    events += var(0) + b"\xff\x2f\x00"
+    with open(path, "wb") as f:
+        f.write(b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks) + b"MTrk" + struct.pack(">I", len(events)) + events)
+
+
+def render_soundfont_melodies(directory: str, soundfont: str = SOUNDFONT) -> list[Source]:
+    """Short melodies on General MIDI instruments, rendered with fluidsynth (none if it or the soundfont is absent)."""
+    if not (shutil.which("fluidsynth") and os.path.isfile(soundfont)):
+        return []
+    os.makedirs(directory, exist_ok=True)
+    license = _package_license("fluid-soundfont-gm")
+    scale = [0, 2, 4, 5, 7, 9, 11, 12]
+    sources = []
+    for program, instrument in GM_PROGRAMS.items():
+        base = 40 if program in (32, 42, 47, 57) else 60
+        for index in range(MELODIES_PER_PROGRAM):
+            path = os.path.join(directory, f"gm{program:03d}_{index}.wav")
+            if not os.path.isfile(path):
+                rng = np.random.default_rng([program, index])
+                notes = [(base + scale[int(rng.integers(8))], float(rng.choice([0.25, 0.5]))) for _ in range(6)]
+                midi = path[:-4] + ".mid"
+                _midi_file(notes, program, midi)
+                command = ["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(RATE), "-F", path, soundfont, midi]
+                subprocess.run(command, check=True, capture_output=True)
+                os.remove(midi)
+            sources.append(
+                Source(path, f"a {instrument} playing a short melody", "fluid-soundfont-gm", license, "music")
+            )
+    return sources
+
+
+def render_speech(directory: str) -> list[Source]:
+    """Sentences in several espeak-ng voices (none if espeak-ng is absent)."""
+    if not shutil.which("espeak-ng"):
+        return []
+    os.makedirs(directory, exist_ok=True)
+    license = _package_license("espeak-ng")
+    sources = []
+    voices = list(ESPEAK_VOICES)
+    for index, sentence in enumerate(SENTENCES):
+        for offset in range(2):  # two voices per sentence
+            voice = voices[(index + offset * 3) % len(voices)]
+            path = os.path.join(directory, f"speech{index:02d}_{voice.replace('+', '_')}.wav")
+            if not os.path.isfile(path):
+                subprocess.run(["espeak-ng", "-v", voice, "-w", path, sentence], check=True, capture_output=True)
+            speaker = ESPEAK_VOICES[voice]
+            sources.append(Source(path, f"{speaker} saying '{sentence}'", "espeak-ng", license, "speech"))
+    return sources
+
+
+def _drum_label(name: str) -> str | None:
+    lowered = name.lower()
+    return next((label for word, label in DRUM_WORDS if word in lowered), None)
+
+
+def render_drum_patterns(directory: str, kits_dir: str = HYDROGEN_KITS) -> list[Source]:
+    """Each labelled instrument of each hydrogen drum kit, struck four times (none if the kits are absent)."""
+    if not os.path.isdir(kits_dir):
+        return []
+    os.makedirs(directory, exist_ok=True)
+    license = _package_license("hydrogen-drumkits")
+    sources = []
+    for kit in sorted(os.listdir(kits_dir)):
+        xml = os.path.join(kits_dir, kit, "drumkit.xml")
+        if not os.path.isfile(xml):
+            continue
+        seen = set()
+        for element in ET.parse(xml).getroot().iter():
+            if not element.tag.endswith("instrument"):
+                continue
+            names = [e.text for e in element if e.tag.endswith("name") and e.text]
+            files = [e.text for e in element.iter() if e.tag.endswith("filename") and e.text]
+            label = _drum_label(names[0]) if names else None
+            if not (label and files) or label in seen or not os.path.isfile(os.path.join(kits_dir, kit, files[0])):
+                continue
+            seen.add(label)  # one instrument of each kind per kit
+            path = os.path.join(directory, f"{re.sub(r'[^A-Za-z0-9]+', '_', kit)}_{len(seen):02d}.wav")
+            if not os.path.isfile(path):
+                hit = load_audio(os.path.join(kits_dir, kit, files[0]), RATE)[: int(0.45 * RATE)]
+                step = int(0.5 * RATE)
+                pattern = np.zeros(4 * step, dtype=np.float32)
+                for beat in range(4):
+                    pattern[beat * step : beat * step + len(hit)] += hit
+                sf.write(path, pattern, RATE, subtype="PCM_16")
+            sources.append(Source(path, f"{label} struck four times", "hydrogen-drumkits", license, "music"))
+    return sources
+
+
+# ---------------------------------------------------------------------------------------------- changes
+
+
+def _rms(wave: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) + 1e-12
+
+
+def _pedal(plugin, wave: np.ndarray, tail: float = 0.0) -> np.ndarray:
+    """Run a pedalboard plugin on mono `wave` (with `tail` seconds of silence appended for reverb and echo)."""
+    padded = np.concatenate([wave, np.zeros(int(tail * RATE), np.float32)]).astype(np.float32)
+    return np.asarray(plugin(padded, RATE), dtype=np.float32).reshape(-1)
 
 
 def apply_change(wave: np.ndarray, change: Change, rng: np.random.Generator) -> np.ndarray:
-    """The changed copy of `wave` (32 kHz mono)."""
+    """The changed copy of `wave` (32 kHz mono). Effects that are not about level keep the clip's RMS level."""
+    import pedalboard
+
+    keep_level = True
     if change.name == "gain":
-        out = wave * 10 ** (change.value / 20)
+        out, keep_level = wave * 10 ** (change.value / 20), False
     elif change.name == "speed":  # resampling: faster and higher (or slower and lower) together
         positions = np.arange(0, len(wave) - 1, change.value)
-        out = np.interp(positions, np.arange(len(wave)), wave)
+        out, keep_level = np.interp(positions, np.arange(len(wave)), wave), False
+    elif change.name == "tempo":  # the same pitch, another duration
+        out = pedalboard.time_stretch(wave[None].astype(np.float32), RATE, stretch_factor=change.value)[0]
+    elif change.name == "pitch":  # the same duration, another pitch
+        out = _pedal(pedalboard.PitchShift(semitones=change.value), wave)
     elif change.name == "reverb":
-        length = int(change.value * RATE)
-        response = rng.standard_normal(length) * np.exp(-6.9 * np.arange(length) / length)
-        response[0] = 1.0
-        out = np.convolve(wave, response)[: len(wave) + length // 2]
-        out *= np.abs(wave).max() / (np.abs(out).max() + 1e-9)
+        room = pedalboard.Reverb(room_size=change.value, damping=0.3, wet_level=0.45, dry_level=0.7, width=0)
+        out = _pedal(room, wave, tail=1.0)
+    elif change.name == "echo":
+        out = _pedal(pedalboard.Delay(delay_seconds=change.value, feedback=0.4, mix=0.45), wave, tail=0.8)
     elif change.name == "lowpass":
-        out = _highpass_or_lowpass(wave, change.value, high=False)
+        # four 6 dB/octave stages: a linear 24 dB/octave slope (the ladder filter's drive would add harmonics)
+        out = _pedal(pedalboard.Pedalboard([pedalboard.LowpassFilter(change.value) for _ in range(4)]), wave)
     elif change.name == "highpass":
-        out = _highpass_or_lowpass(wave, change.value, high=True)
+        out = _pedal(pedalboard.Pedalboard([pedalboard.HighpassFilter(change.value) for _ in range(4)]), wave)
+    elif change.name == "distortion":
+        out = _pedal(pedalboard.Distortion(drive_db=change.value), wave)
+    elif change.name == "bitcrush":
+        out = _pedal(pedalboard.Bitcrush(bit_depth=change.value), wave)
+    elif change.name == "compression":
+        squash = pedalboard.Pedalboard([pedalboard.Compressor(threshold_db=change.value, ratio=10, attack_ms=1)])
+        out = _pedal(squash, wave)
+    elif change.name == "codec":
+        codec = (
+            pedalboard.GSMFullRateCompressor()
+            if change.variant == "gsm"
+            else pedalboard.MP3Compressor(vbr_quality=change.value)
+        )
+        out = _pedal(codec, wave)
     elif change.name == "noise":
         power = float(np.mean(wave**2)) + 1e-12
-        out = wave + rng.standard_normal(len(wave)) * np.sqrt(power / 10 ** (change.value / 10))
+        out, keep_level = wave + rng.standard_normal(len(wave)) * np.sqrt(power / 10 ** (change.value / 10)), False
     elif change.name == "clipping":
         limit = np.abs(wave).max() * change.value
         out = np.clip(wave, -limit, limit) / max(change.value, 1e-3) * 0.9
+        keep_level = False
     elif change.name == "reverse":
-        out = wave[::-1]
+        out, keep_level = wave[::-1], False
     elif change.name == "gap":
-        out = wave.copy()
-        start = len(out) // 3
+        out, keep_level = wave.copy(), False
+        start = int(len(out) * 0.3)
         out[start : start + int(change.value * RATE)] = 0.0
     else:
         raise ValueError(f"Unknown change {change.name!r}.")
+    out = np.nan_to_num(np.asarray(out, dtype=np.float64))
+    if keep_level:  # a filter that removes nearly everything is made up for by 12 dB at most
+        out *= min(_rms(wave) / _rms(out), 4.0 if change.name in ("lowpass", "highpass") else 100.0)
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def draw_change(rng: np.random.Generator) -> Change:
-    """One controlled change with a drawn strength and the words for it."""
-    name = ["gain", "gain", "speed", "reverb", "lowpass", "highpass", "noise", "clipping", "reverse", "gap"][
-        int(rng.integers(10))
-    ]
+CHANGE_NAMES = (
+    "gain",
+    "gain",
+    "speed",
+    "tempo",
+    "pitch",
+    "reverb",
+    "echo",
+    "lowpass",
+    "highpass",
+    "noise",
+    "distortion",
+    "clipping",
+    "bitcrush",
+    "compression",
+    "codec",
+    "reverse",
+    "gap",
+)
+
+
+def draw_change(rng: np.random.Generator, name: str | None = None) -> Change:
+    """One controlled change with a strength drawn from a range, and the words for it."""
+    name = name or CHANGE_NAMES[int(rng.integers(len(CHANGE_NAMES)))]
     if name == "gain":
-        db = float(rng.choice([-12, -9, -6, 6, 9, 12]))
+        db = float(rng.uniform(4, 15)) * (1 if rng.random() < 0.5 else -1)
         word = "louder" if db > 0 else "quieter"
-        return Change(name, db, word, f"about {abs(db):.0f} dB {word}", "the level changes, the content does not")
-    if name == "speed":
-        factor = float(rng.choice([0.75, 0.85, 1.2, 1.35]))
-        word = "faster and higher-pitched" if factor > 1 else "slower and lower-pitched"
-        return Change(name, factor, word, f"played {factor:.2f} times as fast, so {word}", "its duration changes too")
-    if name == "reverb":
-        seconds = float(rng.choice([0.4, 0.8, 1.5]))
         return Change(
             name,
-            seconds,
-            "reverberant",
-            f"with a {seconds:.1f} s reverberation tail",
-            "it sounds farther away, in a larger room",
+            round(db, 1),
+            word,
+            f"about {abs(db):.0f} dB {word}",
+            "the level changes while the content stays the same",
+            "feels closer and more forceful" if db > 0 else "feels more distant and easier to miss",
         )
-    if name in ("lowpass", "highpass"):
-        cutoff = float(rng.choice([500, 1000, 2000])) if name == "lowpass" else float(rng.choice([1000, 2000, 4000]))
-        word = "muffled" if name == "lowpass" else "thin and tinny"
-        side = "above" if name == "lowpass" else "below"
-        return Change(name, cutoff, word, f"{word}: frequencies {side} {cutoff:.0f} Hz are cut", "its timbre changes")
-    if name == "noise":
-        snr = float(rng.choice([0, 5, 10, 20]))
+    if name == "speed":
+        factor = float(rng.choice([rng.uniform(0.7, 0.88), rng.uniform(1.15, 1.45)]))
+        word = "faster and higher-pitched" if factor > 1 else "slower and lower-pitched"
         return Change(
-            name, snr, "noisier", f"with hiss added at {snr:.0f} dB SNR", "a steady broadband noise sits under it"
+            name,
+            round(factor, 2),
+            word,
+            f"played {factor:.2f} times as fast, so {word}",
+            "its duration and its pitch change together, as with a tape played at the wrong speed",
+            "sounds hurried and chipmunk-like" if factor > 1 else "sounds sluggish and heavy",
+        )
+    if name == "tempo":
+        factor = float(rng.choice([rng.uniform(0.65, 0.85), rng.uniform(1.2, 1.5)]))
+        word = "faster" if factor > 1 else "slower"
+        return Change(
+            name,
+            round(factor, 2),
+            word,
+            f"{word} at the same pitch ({factor:.2f} times the tempo)",
+            "it is time-stretched: the duration changes but the pitch does not",
+            "feels rushed" if factor > 1 else "feels drawn out and unhurried",
+        )
+    if name == "pitch":
+        semitones = float(rng.uniform(2, 7)) * (1 if rng.random() < 0.5 else -1)
+        word = "higher-pitched" if semitones > 0 else "lower-pitched"
+        return Change(
+            name,
+            round(semitones, 1),
+            word,
+            f"{word} by about {abs(semitones):.0f} semitones at the same tempo",
+            "it is pitch-shifted while its timing stays the same",
+            "sounds brighter and smaller" if semitones > 0 else "sounds darker and larger",
+        )
+    if name == "reverb":
+        room = float(rng.uniform(0.5, 0.95))
+        size = "a large hall" if room > 0.8 else "a large room"
+        return Change(
+            name,
+            round(room, 2),
+            "reverberant",
+            f"reverberant, as if in {size}",
+            "a reverberation tail follows every sound",
+            "seems farther away and less present",
+        )
+    if name == "echo":
+        delay = float(rng.uniform(0.15, 0.4))
+        return Change(
+            name,
+            round(delay, 2),
+            "echoing",
+            f"echoing, with repeats every {delay:.2f} s",
+            "delayed copies of the sound repeat and fade",
+            "sounds as if it bounced off a distant wall",
+        )
+    if name == "lowpass":
+        cutoff = float(np.exp(rng.uniform(np.log(300), np.log(2500))))
+        return Change(
+            name,
+            round(cutoff),
+            "muffled",
+            f"muffled, with frequencies above about {cutoff:.0f} Hz cut",
+            "its high frequencies are filtered away",
+            "sounds as if heard through a wall",
+        )
+    if name == "highpass":
+        cutoff = float(np.exp(rng.uniform(np.log(800), np.log(4000))))
+        return Change(
+            name,
+            round(cutoff),
+            "thin",
+            f"thin and tinny, with frequencies below about {cutoff:.0f} Hz cut",
+            "its low frequencies are filtered away",
+            "sounds small, as if from a cheap loudspeaker",
+        )
+    if name == "noise":
+        snr = float(rng.uniform(0, 20))
+        return Change(
+            name,
+            round(snr, 1),
+            "noisier",
+            f"noisier, with hiss at about {snr:.0f} dB below the sound",
+            "a steady broadband hiss sits under it",
+            "is harder to listen to",
+        )
+    if name == "distortion":
+        drive = float(rng.uniform(15, 35))
+        return Change(
+            name,
+            round(drive, 1),
+            "distorted",
+            f"distorted, overdriven by about {drive:.0f} dB",
+            "it is saturated, which adds harsh harmonics",
+            "sounds harsh and gritty",
         )
     if name == "clipping":
         return Change(
-            name, 0.2, "distorted", "clipped and distorted", "its peaks are flattened, adding harsh harmonics"
+            name,
+            0.2,
+            "clipped",
+            "clipped, its peaks flattened",
+            "its peaks are cut flat, which adds harsh harmonics",
+            "sounds crackly and overloaded",
+        )
+    if name == "bitcrush":
+        bits = float(rng.integers(3, 7))
+        return Change(
+            name,
+            bits,
+            "grainy",
+            f"grainy and lo-fi, reduced to {bits:.0f} bits",
+            "its samples are quantised coarsely, which adds a gritty noise",
+            "sounds like an old video game",
+        )
+    if name == "compression":
+        threshold = float(rng.uniform(-40, -25))
+        return Change(
+            name,
+            round(threshold),
+            "compressed",
+            f"compressed, its dynamics squashed above {threshold:.0f} dB",
+            "its loud and quiet moments are pushed to the same level",
+            "sounds flat and dense, with less punch",
+        )
+    if name == "codec":
+        gsm = bool(rng.random() < 0.5)
+        return Change(
+            name,
+            0.0 if gsm else 9.0,
+            "codec-degraded",
+            "codec-degraded, as through a GSM phone line" if gsm else "codec-degraded, as a low-bitrate MP3",
+            "lossy coding removes detail and adds swirling artefacts",
+            "sounds like a phone call" if gsm else "sounds watery and smeared",
+            "gsm" if gsm else "mp3",
         )
     if name == "reverse":
-        return Change(name, 1.0, "reversed", "played backwards", "its onsets and decays are swapped in time")
-    return Change(name, 0.3, "interrupted", "interrupted by 0.3 s of silence", "it stops briefly, then resumes")
+        return Change(
+            name,
+            1.0,
+            "reversed",
+            "played backwards",
+            "its onsets and decays are swapped in time",
+            "sounds strange and unnatural",
+        )
+    if name == "gap":
+        seconds = float(rng.uniform(0.2, 0.6))
+        return Change(
+            name,
+            round(seconds, 2),
+            "interrupted",
+            f"interrupted by about {seconds:.1f} s of silence",
+            "it stops briefly, then resumes",
+            "seems to drop out for a moment",
+        )
+    raise ValueError(f"Unknown change {name!r}.")
+
+
+def draw_two_changes(rng: np.random.Generator) -> list[Change]:
+    """Two changes of different kinds that can be heard together (not two level or two speed changes)."""
+    first = draw_change(rng)
+    families = {"gain": "level", "compression": "level", "speed": "time", "tempo": "time", "pitch": "time"}
+    families |= {"reverse": "time", "gap": "time", "distortion": "drive", "clipping": "drive", "bitcrush": "drive"}
+    while True:
+        second = draw_change(rng)
+        if families.get(second.name, second.name) != families.get(first.name, first.name):
+            return [first, second]
+
+
+def draw_inaudible_change(rng: np.random.Generator) -> Change:
+    """A change below audibility: a fraction of a decibel, or a trace of background 60 dB down."""
+    if rng.random() < 0.5:
+        db = float(rng.uniform(0.1, 0.4)) * (1 if rng.random() < 0.5 else -1)
+        return Change("gain", round(db, 2), "", f"{abs(db):.1f} dB off in level")
+    return Change("noise", 60.0, "", "carrying a trace of background 60 dB down")
+
+
+# ---------------------------------------------------------------------------------------------- texts
 
 
 def _pick(rng: np.random.Generator, options: list[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def texts_for_change(label: str, change: Change, changed_first: bool, rng: np.random.Generator) -> dict[str, str]:
-    """Three tiers and two captions for a source and its changed copy."""
-    one, two = ("Audio 1", "Audio 2") if changed_first else ("Audio 2", "Audio 1")
-    return {
-        "few_words": _pick(rng, [f"{one} is {change.short}.", f"Same sound; {one.lower()} is {change.short}."]),
-        "sentence": _pick(
+def _capital(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+KIND_WORDS = {"speech": "a voice", "music": "a musical sound", "sound": "a sound effect"}
+
+
+def texts_for_change(label: str, changes: list[Change], changed_first: bool, rng) -> dict[str, str]:
+    """Three tiers and two captions for a source and its copy changed in one or two ways."""
+    one, two = ("audio 1", "audio 2") if changed_first else ("audio 2", "audio 1")
+    shorts = _and([c.short for c in changes])
+    phrases = _and([c.phrase for c in changes])
+    few = _pick(rng, [f"{one} is {shorts}.", f"{one}: {shorts}.", f"{one} sounds {shorts}."])
+    sentence = _pick(
+        rng,
+        [
+            f"{one} is {phrases}; otherwise both hold {label}.",
+            f"{one} presents {label} {phrases}, while {two} leaves it untouched.",
+            f"In {one}, {label} is {phrases}, compared with {two}.",
+        ],
+    )
+    what = _pick(
+        rng,
+        [
+            f"Both recordings contain {label}.",
+            f"The two clips carry the same source, {label}.",
+            f"What is heard in both clips is {label}.",
+        ],
+    )
+    how = " ".join(
+        _pick(
             rng,
             [
-                f"Both contain {label}, but {one.lower()} is {change.phrase}.",
-                f"{two} has {label}, and {one.lower()} has the same sound {change.phrase}.",
+                f"In {one} it is {c.phrase}: {c.detail}.",
+                f"{_capital(one)} differs in that it is {c.phrase}, because {c.detail}.",
             ],
-        ),
-        "detail": (
-            f"Both recordings contain {label}. {one} presents it {change.phrase}: {change.detail}. "
-            f"{two} presents it unaltered, so the two differ in this one property only."
-        ),
-        "caption_changed": f"{label}, {change.phrase}",
+        )
+        for c in changes
+    )
+    rest = _pick(
+        rng,
+        [
+            f"{_capital(two)} keeps the original, so nothing else separates them.",
+            f"{_capital(two)} presents the sound unaltered; the rest of the content is the same.",
+        ],
+    )
+    feel = _pick(
+        rng,
+        [
+            f"To a listener, {one} {_and([c.impression for c in changes])}.",
+            f"Heard side by side, {one} {_and([c.impression for c in changes])}.",
+        ],
+    )
+    return {
+        "few_words": _capital(few),
+        "sentence": _capital(sentence),
+        "detail": f"{what} {how} {rest} {feel}",
+        "caption_changed": f"{label}, {phrases}",
         "caption_plain": label,
     }
 
 
+def texts_for_same(label: str, kind: str, inaudible: Change | None, rng) -> dict[str, str]:
+    """Three tiers and captions for an identical or near-identical pair: no audible difference."""
+    few = _pick(rng, ["No audible difference.", "They sound the same.", "No difference; the same sound."])
+    sentence = _pick(
+        rng,
+        [
+            f"Both recordings are {label}, with no audible difference between them.",
+            f"The two clips are the same {KIND_WORDS[kind][2:]}, {label}, and sound identical.",
+        ],
+    )
+    nuance = (
+        f" One copy is {inaudible.phrase}, far below what anyone could hear."
+        if inaudible is not None
+        else " They are the same recording."
+    )
+    detail = (
+        f"Both recordings contain {label}.{nuance} Their level, timbre, timing and space match, so there is no "
+        "audible difference, and a listener comparing them side by side would not be able to tell which is which."
+    )
+    return {"few_words": few, "sentence": sentence, "detail": detail, "caption_1": label, "caption_2": label}
+
+
 def texts_for_sources(a: Source, b: Source, rng: np.random.Generator) -> dict[str, str]:
     """Three tiers and two captions for two different sources."""
-    speech = {a.kind, b.kind}
-    contrast = "speech versus non-speech" if len(speech) == 2 else "two different sources"
+    contrast = (
+        "one is a voice and the other is not"
+        if (a.kind == "speech") != (b.kind == "speech")
+        else f"both are {KIND_WORDS[a.kind][2:]}s, but different ones"
+        if a.kind == b.kind
+        else f"one is {KIND_WORDS[a.kind]} and the other {KIND_WORDS[b.kind]}"
+    )
+    few = _pick(rng, [f"{a.label} versus {b.label}.", f"Audio 1: {a.label}; audio 2: {b.label}."])
+    sentence = _pick(
+        rng,
+        [
+            f"Audio 1 contains {a.label}, while audio 2 contains {b.label}.",
+            f"The first recording is {a.label} and the second is {b.label}.",
+        ],
+    )
+    detail = (
+        f"The two recordings hold different sources: {contrast}. Audio 1 contains {a.label}, heard as "
+        f"{KIND_WORDS[a.kind]}. Audio 2 contains {b.label}, heard as {KIND_WORDS[b.kind]}. They differ in what is "
+        "heard, not only in how it sounds, so a listener would take them for two unrelated recordings."
+    )
     return {
-        "few_words": _pick(rng, [f"{a.label} versus {b.label}.", f"Audio 1: {a.label}; audio 2: {b.label}."]),
-        "sentence": _pick(
-            rng,
-            [
-                f"Audio 1 contains {a.label}, while audio 2 contains {b.label}.",
-                f"The first recording is {a.label} and the second is {b.label}.",
-            ],
-        ),
-        "detail": (
-            f"The recordings come from {contrast}. Audio 1 contains {a.label}"
-            f"{' (speech)' if a.kind == 'speech' else ''}. Audio 2 contains {b.label}"
-            f"{' (speech)' if b.kind == 'speech' else ''}. They differ in what is heard, not only in how it sounds."
-        ),
+        "few_words": _capital(few),
+        "sentence": sentence,
+        "detail": detail,
         "caption_1": a.label,
         "caption_2": b.label,
     }
+
+
+# ---------------------------------------------------------------------------------------------- building
 
 
 def _read(source: Source) -> np.ndarray:
@@ -258,21 +808,36 @@ def _read(source: Source) -> np.ndarray:
     return (wave / peak * 0.7).astype(np.float32) if peak > 0 else wave
 
 
-def _split_sources(sources: list[Source], pairs_per_split: dict[str, int], seed: int) -> dict[str, list[Source]]:
-    """Each source clip goes to exactly one split (a seeded hash order, sizes in proportion, at least 2 each)."""
-    splits = list(pairs_per_split)
-    if len(sources) < 2 * len(splits):
-        raise ValueError(f"{len(sources)} source clips are too few for {len(splits)} splits (2 each at least).")
-    order = sorted(sources, key=lambda s: hashlib.sha256(f"{seed}:{s.path}".encode()).hexdigest())
-    total = sum(pairs_per_split.values())
+def _split_sources(
+    sources: list[Source], pairs_per_split: dict[str, int], seed: int, unseen_packages=()
+) -> dict[str, list[Source]]:
+    """Each source clip goes to exactly one split.
+
+    Sources of `unseen_packages` all go to the split `test_unseen` (which must be in `pairs_per_split`); the others
+    are shared among the remaining splits in a seeded hash order, sizes in proportion, at least 2 each.
+    """
+    unseen = [s for s in sources if s.package in unseen_packages]
+    if unseen_packages:
+        if "test_unseen" not in pairs_per_split:
+            raise ValueError("unseen_packages need a 'test_unseen' split in pairs_per_split.")
+        if len(unseen) < 2:
+            raise ValueError(f"The unseen packages {list(unseen_packages)} hold {len(unseen)} clips; 2 at least.")
+    seen = [s for s in sources if s.package not in unseen_packages]
+    splits = [s for s in pairs_per_split if not (unseen_packages and s == "test_unseen")]
+    if len(seen) < 2 * len(splits):
+        raise ValueError(f"{len(seen)} source clips are too few for {len(splits)} splits (2 each at least).")
+    order = sorted(seen, key=lambda s: hashlib.sha256(f"{seed}:{s.path}".encode()).hexdigest())
+    total = sum(pairs_per_split[s] for s in splits)
     sizes = [max(2, round(len(order) * pairs_per_split[s] / total)) for s in splits]
     sizes[0] = len(order) - sum(sizes[1:])  # the first split (train) takes the rest
     if sizes[0] < 2:
-        raise ValueError(f"{len(sources)} source clips are too few for the splits {pairs_per_split}.")
+        raise ValueError(f"{len(seen)} source clips are too few for the splits {pairs_per_split}.")
     result, start = {}, 0
     for split, size in zip(splits, sizes, strict=True):
         result[split] = sorted(order[start : start + size], key=lambda s: s.path)
         start += size
+    if unseen_packages:
+        result["test_unseen"] = sorted(unseen, key=lambda s: s.path)
     return result
 
 
@@ -281,81 +846,141 @@ class BuildReport:
     splits: dict[str, str] = field(default_factory=dict)  # split -> CSV path
     pairs: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> pair kind -> count
+
+
+PAIR_KINDS = ("change", "two_changes", "identical", "near_identical", "sources")
+DEFAULT_MIX = {"change": 0.55, "two_changes": 0.1, "identical": 0.06, "near_identical": 0.06, "sources": 0.23}
+
+
+def _draw_source(members: list[Source], rng: np.random.Generator) -> Source:
+    """A package drawn uniformly, then one of its clips: a package with hundreds of clips does not dominate."""
+    packages = sorted({m.package for m in members})
+    package = packages[int(rng.integers(len(packages)))]
+    clips = [m for m in members if m.package == package]
+    return clips[int(rng.integers(len(clips)))]
+
+
+def _make_pair(members: list[Source], kind: str, rng: np.random.Generator):
+    """(source 1, wave 1 or None, source 2, wave 2 or None, texts, captions, record) of one pair of `kind`.
+
+    A wave of None is the source clip itself, unchanged (written once, shared by the pairs that use it).
+    """
+    a = _draw_source(members, rng)
+    if kind in ("change", "two_changes"):
+        changes = [draw_change(rng)] if kind == "change" else draw_two_changes(rng)
+        changed = _read(a)
+        for change in changes:
+            changed = apply_change(changed, change, rng)
+        changed_first = bool(rng.random() < 0.5)
+        texts = texts_for_change(a.label, changes, changed_first, rng)
+        captions = (texts["caption_changed"], texts["caption_plain"])
+        record = {
+            "kind": kind,
+            "change": changes[0].name,
+            "value": changes[0].value,
+            "changes": [{"change": c.name, "value": c.value, "short": c.short} for c in changes],
+            "changed_clip": 1 if changed_first else 2,
+            "labels": [a.label, a.label],
+        }
+        if changed_first:
+            return a, changed, a, None, texts, captions, record
+        return a, None, a, changed, texts, captions[::-1], record
+    if kind in ("identical", "near_identical"):
+        inaudible = draw_inaudible_change(rng) if kind == "near_identical" else None
+        texts = texts_for_same(a.label, a.kind, inaudible, rng)
+        record = {"kind": kind, "changes": [], "labels": [a.label, a.label]}
+        captions = (texts["caption_1"], texts["caption_2"])
+        if inaudible is None:  # the same file twice, as a user comparing a file with itself
+            return a, None, a, None, texts, captions, record
+        record["inaudible"] = {"change": inaudible.name, "value": inaudible.value}
+        other = apply_change(_read(a), inaudible, rng)
+        if rng.random() < 0.5:
+            return a, other, a, None, texts, captions, record
+        return a, None, a, other, texts, captions, record
+    b = _draw_source(members, rng)
+    while b.label == a.label and len({m.label for m in members}) > 1:
+        b = _draw_source(members, rng)
+    texts = texts_for_sources(a, b, rng)
+    record = {"kind": "sources", "labels": [a.label, b.label], "speech": [a.kind == "speech", b.kind == "speech"]}
+    return a, None, b, None, texts, (texts["caption_1"], texts["caption_2"]), record
+
+
+def _write_source(source: Source, split: str, output_dir: str) -> str:
+    """The source clip as the dataset hears it (mono, 32 kHz, peak-normalised), written once per split."""
+    digest = hashlib.sha256(source.path.encode()).hexdigest()[:12]
+    relative = os.path.join("audio", "sources", f"{split}_{digest}.wav")
+    target = os.path.join(output_dir, relative)
+    if not os.path.isfile(target):
+        sf.write(target, _read(source), RATE, subtype="PCM_16")
+    return relative
 
 
 def build_difference_dataset(
     sources: list[Source],
     output_dir: str | os.PathLike,
     pairs_per_split: dict[str, int] | None = None,
-    change_fraction: float = 0.6,
+    mix: dict[str, float] | None = None,
     seed: int = 0,
+    unseen_packages: tuple[str, ...] | list[str] = (),
+    progress: bool = False,
 ) -> BuildReport:
-    """Write clips and `train/validation/test.csv` (ACD schema, three tiers per pair) plus `manifest.json`.
+    """Write clips and one CSV per split (ACD schema, three tiers per pair) plus `manifest.json`.
 
     Args:
         sources: labelled clips (e.g. from [`discover_debian_sources`] or your own).
         output_dir: where `audio/`, the CSVs and the manifest go.
         pairs_per_split: pairs per split (each gives three CSV rows, one per tier).
-        change_fraction: share of pairs that are a source and its changed copy (the rest: two sources).
+        mix: share of each pair kind (`change`, `two_changes`, `identical`, `near_identical`, `sources`).
         seed: makes everything deterministic.
+        unseen_packages: packages kept out of every split but `test_unseen` (sounds the model never hears).
+        progress: show a progress bar per split.
     """
     pairs_per_split = pairs_per_split or {"train": 400, "validation": 50, "test": 100}
-    by_split = _split_sources(sources, pairs_per_split, seed)
+    mix = mix or DEFAULT_MIX
+    unknown = sorted(set(mix) - set(PAIR_KINDS))
+    if unknown or not mix or min(mix.values()) < 0 or sum(mix.values()) <= 0:
+        raise ValueError(f"mix: shares of {list(PAIR_KINDS)}, non-negative, not all zero; got {mix}.")
+    kinds, weights = list(mix), np.array(list(mix.values()), dtype=float) / sum(mix.values())
+    by_split = _split_sources(sources, pairs_per_split, seed, tuple(unseen_packages))
     audio_dir = os.path.join(output_dir, "audio")
-    os.makedirs(audio_dir, exist_ok=True)
+    os.makedirs(os.path.join(audio_dir, "sources"), exist_ok=True)
     report = BuildReport()
-    manifest = {"seed": seed, "sample_rate": RATE, "sources": [], "pairs": {}}
+    manifest = {"seed": seed, "sample_rate": RATE, "unseen_packages": list(unseen_packages), "sources": []}
+    manifest["pairs"] = {}
     for split, count in pairs_per_split.items():
         members = by_split[split]
         rng = np.random.default_rng([seed, list(pairs_per_split).index(split)])
         rows, records = [], []
-        for index in range(count):
-            a = members[int(rng.integers(len(members)))]
+        indices = range(count)
+        if progress:
+            from tqdm.auto import tqdm
+
+            indices = tqdm(indices, desc=split, unit="pair")
+        for index in indices:
+            kind = kinds[int(rng.choice(len(kinds), p=weights))]
+            a, one, b, two, texts, captions, record = _make_pair(members, kind, rng)
             stem = f"{split}_{index:05d}"
-            if rng.random() < change_fraction:
-                change = draw_change(rng)
-                wave = _read(a)
-                changed = apply_change(wave, change, rng)
-                changed_first = bool(rng.random() < 0.5)
-                first, second = (changed, wave) if changed_first else (wave, changed)
-                texts = texts_for_change(a.label, change, changed_first, rng)
-                captions = (
-                    (texts["caption_changed"], texts["caption_plain"])
-                    if changed_first
-                    else (texts["caption_plain"], texts["caption_changed"])
-                )
-                kind = f"change:{change.name}"
-                record = {"kind": "change", "change": change.name, "value": change.value, "short": change.short}
-                record |= {"changed_clip": 1 if changed_first else 2, "labels": [a.label, a.label]}
-            else:
-                b = members[int(rng.integers(len(members)))]
-                while b.label == a.label and len({m.label for m in members}) > 1:
-                    b = members[int(rng.integers(len(members)))]
-                first, second = _read(a), _read(b)
-                texts = texts_for_sources(a, b, rng)
-                captions = (texts["caption_1"], texts["caption_2"])
-                kind = "sources"
-                record = {
-                    "kind": "sources",
-                    "labels": [a.label, b.label],
-                    "speech": [a.kind == "speech", b.kind == "speech"],
-                }
             paths = []
-            for suffix, wave in (("a", first), ("b", second)):
+            for suffix, source, wave in (("a", a, one), ("b", b, two)):
+                if wave is None:
+                    paths.append(_write_source(source, split, output_dir))
+                    continue
                 relative = os.path.join("audio", f"{stem}_{suffix}.wav")
                 sf.write(os.path.join(output_dir, relative), wave, RATE, subtype="PCM_16")
                 paths.append(relative)
             records.append({"split": split, "index": index, "filepath1": paths[0], "filepath2": paths[1]} | record)
+            task = f"local:{kind}" + (f":{record['change']}" if "change" in record else "")
             for tier, prompt in CSV_TIER_INPUTS.items():
                 rows.append(
                     {
-                        "taskname": f"local:{kind}",
+                        "taskname": task,
                         "filepath1": paths[0],
                         "filepath2": paths[1],
-                        "caption1": captions[0][0].upper() + captions[0][1:],
-                        "caption2": captions[1][0].upper() + captions[1][1:],
+                        "caption1": _capital(captions[0]),
+                        "caption2": _capital(captions[1]),
                         "input": prompt,
-                        "answer": texts[tier][0].upper() + texts[tier][1:],
+                        "answer": _capital(texts[tier]),
                     }
                 )
         path = os.path.join(output_dir, f"{split}.csv")
@@ -366,6 +991,7 @@ def build_difference_dataset(
         with open(os.path.join(output_dir, f"{split}_pairs.jsonl"), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)  # the known attributes of every pair
         report.splits[split], report.pairs[split], report.sources[split] = path, count, len(members)
+        report.kinds[split] = {k: sum(r["kind"] == k for r in records) for k in kinds}
         manifest["pairs"][split] = count
         manifest["sources"] += [asdict(s) | {"split": split} for s in members]
     with open(os.path.join(output_dir, "manifest.json"), "w", encoding="utf-8") as f:
@@ -381,4 +1007,8 @@ __all__ = [
     "build_difference_dataset",
     "discover_debian_sources",
     "draw_change",
+    "draw_two_changes",
+    "render_drum_patterns",
+    "render_soundfont_melodies",
+    "render_speech",
 ]

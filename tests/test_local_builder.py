@@ -1,7 +1,9 @@
-"""The local difference dataset builder on a few generated clips: schema, splits by source, controlled changes."""
+"""The local difference dataset builder on a few generated clips: schema, package-level splits, field-library
+effects, identical pairs, tiers that differ in kind, and the attribute scoring that reads its answers."""
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,11 +12,26 @@ import pytest
 import soundfile as sf
 
 from adiff_hf.data import load_difference_csv
-from adiff_hf.evaluation.attributes import parse_answer
+from adiff_hf.evaluation.attributes import named_clip, names_change, read_pairs, says_same, score_answers
 from conftest import REPO, noise, tone
 
 sys.path.insert(0, str(REPO / "scripts"))  # the builder is a recipe beside its command line, not library code
-from local_difference_data import RATE, Change, Source, apply_change, build_difference_dataset  # noqa: E402
+from local_difference_data import (  # noqa: E402
+    RATE,
+    Change,
+    Source,
+    _midi_file,
+    apply_change,
+    build_difference_dataset,
+    draw_change,
+)
+
+SPLITS = {"train": 16, "validation": 4, "test": 4, "test_unseen": 6}
+TIER_INPUTS = {
+    "few_words": "explain the difference in few words",
+    "sentence": "explain the difference in a sentence",
+    "detail": "explain the difference in detail",
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,78 +39,129 @@ def sources(tmp_path_factory):
     directory = tmp_path_factory.mktemp("sources")
     made = []
     sounds = {
-        "a low hum": tone(120, 1.5, 16000),
-        "a whistle": tone(2500, 1.0, 16000),
-        "a hiss": noise(1.2, 16000),
-        "a beep": tone(1000, 0.4, 16000),
-        "a chord": tone(440, 1.0, 16000) + tone(550, 1.0, 16000),
-        "a buzz": np.sign(tone(200, 1.0, 16000)) * 0.3,
-        "a ping": tone(3000, 0.5, 16000) * np.exp(-np.arange(8000) / 2000),
-        "a rumble": noise(1.0, 16000, seed=3) * 0.1,
+        ("a low hum", "pkg-a"): tone(120, 1.5, 16000),
+        ("a whistle", "pkg-a"): tone(2500, 1.0, 16000),
+        ("a hiss", "pkg-a"): noise(1.2, 16000),
+        ("a beep", "pkg-a"): tone(1000, 0.4, 16000),
+        ("a chord", "pkg-b"): tone(440, 1.0, 16000) + tone(550, 1.0, 16000),
+        ("a buzz", "pkg-b"): np.sign(tone(200, 1.0, 16000)) * 0.3,
+        ("a ping", "pkg-c"): tone(3000, 0.5, 16000) * np.exp(-np.arange(8000) / 2000),
+        ("a rumble", "pkg-c"): noise(1.0, 16000, seed=3) * 0.1,
     }
-    for i, (label, wave) in enumerate(sounds.items()):
+    for i, ((label, package), wave) in enumerate(sounds.items()):
         path = directory / f"clip{i}.wav"
         sf.write(path, wave.astype(np.float32), 16000)
-        made.append(Source(str(path), label, "generated", "CC0"))
+        made.append(Source(str(path), label, package, "CC0"))
     return made
 
 
 @pytest.fixture(scope="module")
 def built(sources, tmp_path_factory):
     out = tmp_path_factory.mktemp("built")
-    report = build_difference_dataset(sources, out, {"train": 12, "validation": 4, "test": 4}, seed=3)
+    report = build_difference_dataset(sources, out, SPLITS, seed=3, unseen_packages=("pkg-c",))
     return out, report
+
+
+def _rows(report, split):
+    return list(csv.DictReader(open(report.splits[split])))
 
 
 def test_csvs_in_the_acd_schema_with_three_tiers(built):
     out, report = built
-    for split, count in {"train": 12, "validation": 4, "test": 4}.items():
-        rows = list(csv.DictReader(open(report.splits[split])))
+    for split, count in SPLITS.items():
+        rows = _rows(report, split)
         assert len(rows) == 3 * count
-        assert {r["input"] for r in rows} == {
-            "explain the difference in few words",
-            "explain the difference in a sentence",
-            "explain the difference in detail",
-        }
+        assert {r["input"] for r in rows} == set(TIER_INPUTS.values())
         dataset = load_difference_csv(report.splits[split])  # audio paths resolve under the output directory
         assert set(dataset["tier"]) == {"few_words", "sentence", "detail"}
         assert all(r["caption1"] and r["caption2"] and r["answer"] for r in rows)
 
 
-def test_splits_are_by_source_clip_and_deterministic(built, sources, tmp_path):
+def test_splits_are_by_source_clip_and_package_and_deterministic(built, sources, tmp_path):
     out, report = built
     manifest = json.loads((out / "manifest.json").read_text())
     splits = {}
     for entry in manifest["sources"]:
         assert entry["path"] not in splits, "a source clip in two splits"
         splits[entry["path"]] = entry["split"]
-        assert entry["license"] == "CC0" and entry["package"] == "generated"
-    assert len(splits) == len(sources)
+        assert entry["license"] == "CC0"
+        # the unseen package is heard in test_unseen only, and test_unseen holds nothing else
+        assert (entry["package"] == "pkg-c") == (entry["split"] == "test_unseen"), entry
+    assert len(splits) == len(sources) and manifest["unseen_packages"] == ["pkg-c"]
     # pairs only use labels of their own split's sources
-    for split, path in report.splits.items():
+    for split in report.splits:
         labels = {e["label"] for e in manifest["sources"] if e["split"] == split}
-        for row in csv.DictReader(open(path)):
+        for row in _rows(report, split):
             assert any(row["caption1"].lower().startswith(label) for label in labels), (split, row["caption1"])
-    again = build_difference_dataset(sources, tmp_path, {"train": 12, "validation": 4, "test": 4}, seed=3)
+    again = build_difference_dataset(sources, tmp_path, SPLITS, seed=3, unseen_packages=("pkg-c",))
     for split in report.splits:
         assert Path(again.splits[split]).read_text() == Path(report.splits[split]).read_text()
-    first = sorted((out / "audio").glob("*.wav"))
-    assert [p.read_bytes() for p in first] == [(tmp_path / "audio" / p.name).read_bytes() for p in first]
+    first = sorted((out / "audio").rglob("*.wav"))
+    assert [p.read_bytes() for p in first] == [(tmp_path / p.relative_to(out)).read_bytes() for p in first]
+    with pytest.raises(ValueError, match="test_unseen"):
+        build_difference_dataset(sources, tmp_path, {"train": 4, "test": 2}, unseen_packages=("pkg-c",))
+
+
+def test_every_pair_kind_is_built(sources, tmp_path):
+    report = build_difference_dataset(sources, tmp_path, {"train": 60, "validation": 4, "test": 4}, seed=1)
+    assert all(report.kinds["train"][k] > 0 for k in ("change", "two_changes", "identical", "near_identical"))
+    assert report.kinds["train"]["sources"] > 0
+    with pytest.raises(ValueError, match="mix"):
+        build_difference_dataset(sources, tmp_path, {"train": 4, "test": 2}, mix={"louder": 1.0})
+
+
+def test_identical_pairs_sound_the_same_and_say_so(built):
+    out, report = built
+    pairs = [p for split in SPLITS for p in read_pairs(out, split) if p["kind"] in ("identical", "near_identical")]
+    assert pairs
+    answers = {(r["filepath1"], r["filepath2"], r["input"]): r["answer"] for s in SPLITS for r in _rows(report, s)}
+    for pair in pairs:
+        one, _ = sf.read(out / pair["filepath1"])
+        two, _ = sf.read(out / pair["filepath2"])
+        if pair["kind"] == "identical":
+            assert pair["filepath1"] == pair["filepath2"]  # the same file twice, as a user would try
+        else:
+            level = 20 * np.log10(np.sqrt(np.mean(one**2)) / np.sqrt(np.mean(two**2)))
+            assert abs(level) < 0.5 and len(one) == len(two)
+        for prompt in TIER_INPUTS.values():
+            assert says_same(answers[(pair["filepath1"], pair["filepath2"], prompt)], pair["labels"]), pair
+
+
+def test_tiers_differ_in_kind(built):
+    out, report = built
+    by_pair = {}
+    for row in _rows(report, "train"):
+        by_pair.setdefault((row["filepath1"], row["filepath2"]), {})[row["input"]] = row
+    pairs = {(p["filepath1"], p["filepath2"]): p for p in read_pairs(out, "train")}
+    for key, tiers in by_pair.items():
+        few, sentence, detail = (tiers[TIER_INPUTS[t]]["answer"] for t in TIER_INPUTS)
+        assert len(few.split()) <= 12 < len(detail.split())
+        assert len(detail.split()) >= 40, detail
+        assert len(re.findall(r"[.!?](?:\s+[A-Z]|$)", sentence)) == 1, sentence  # one sentence
+        if pairs[key]["kind"] == "change" and pairs[key]["change"] in ("gain", "pitch", "tempo", "speed"):
+            assert re.search(r"\d", sentence), sentence  # the sentence gives the size of the change
+        if pairs[key]["kind"] in ("change", "two_changes"):
+            assert "listener" in detail or "heard side by side" in detail.lower()  # how it strikes a listener
 
 
 def test_answers_match_the_audio(built):
     out, report = built
     checked = 0
-    for row in csv.DictReader(open(report.splits["train"])):
-        if row["input"] != "explain the difference in few words" or not row["taskname"].startswith("local:change:gain"):
+    for row in _rows(report, "train"):
+        if row["input"] != TIER_INPUTS["few_words"] or not row["taskname"].startswith("local:change:gain"):
             continue
         one, _ = sf.read(out / row["filepath1"])
         two, _ = sf.read(out / row["filepath2"])
         louder_first = np.sqrt(np.mean(one**2)) > np.sqrt(np.mean(two**2))
-        clip, words = parse_answer(row["answer"])
-        assert louder_first == ((clip == 1) == ("louder" in words)), row
+        said_louder = names_change(row["answer"], "louder")
+        assert louder_first == ((named_clip(row["answer"]) == 1) == said_louder), row
         checked += 1
     assert checked >= 1
+
+
+def _dominant(wave):
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave))))
+    return np.argmax(spectrum) * RATE / len(wave)
 
 
 @pytest.mark.parametrize(
@@ -101,72 +169,120 @@ def test_answers_match_the_audio(built):
     [
         Change("gain", 6.0, "louder", ""),
         Change("speed", 1.25, "faster", ""),
+        Change("tempo", 1.25, "faster", ""),
+        Change("pitch", 5.0, "higher-pitched", ""),
         Change("reverse", 1.0, "reversed", ""),
         Change("lowpass", 1000.0, "muffled", ""),
+        Change("highpass", 2000.0, "thin", ""),
         Change("noise", 10.0, "noisier", ""),
         Change("gap", 0.3, "interrupted", ""),
+        Change("reverb", 0.9, "reverberant", ""),
+        Change("echo", 0.3, "echoing", ""),
+        Change("distortion", 30.0, "distorted", ""),
+        Change("bitcrush", 3.0, "grainy", ""),
+        Change("compression", -35.0, "compressed", ""),
+        Change("codec", 0.0, "codec-degraded", "", variant="gsm"),
     ],
 )
 def test_controlled_changes_do_what_they_say(change):
     rng = np.random.default_rng(0)
     wave = (0.3 * tone(440, 1, RATE) + 0.1 * tone(5000, 1, RATE)).astype(np.float32)
+    wave[: RATE // 2] *= np.linspace(0.05, 1, RATE // 2)  # a swell: dynamics for the compressor to squash
     out = apply_change(wave, change, rng)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
-    rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
-    high = lambda x: float(np.abs(np.fft.rfft(x))[int(4000 * len(x) / RATE) :].sum())  # noqa: E731
+
+    def rms(x):
+        return float(np.sqrt(np.mean(x**2)))
+
+    def band(x, lo, hi):
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        return float(spectrum[int(lo * len(x) / RATE) : int(hi * len(x) / RATE)].sum())
+
     if change.name == "gain":
         assert 20 * np.log10(rms(out) / rms(wave)) == pytest.approx(6.0, abs=0.2)
     elif change.name == "speed":
         assert len(out) == pytest.approx(len(wave) / 1.25, rel=0.01)
+        assert _dominant(out) == pytest.approx(440 * 1.25, rel=0.03)
+    elif change.name == "tempo":  # shorter, same pitch
+        assert len(out) == pytest.approx(len(wave) / 1.25, rel=0.03)
+        assert _dominant(out) == pytest.approx(440, rel=0.03)
+    elif change.name == "pitch":  # same length, 5 semitones up
+        assert len(out) == len(wave)
+        assert _dominant(out) == pytest.approx(440 * 2 ** (5 / 12), rel=0.03)
     elif change.name == "reverse":
         np.testing.assert_array_equal(out, wave[::-1])
     elif change.name == "lowpass":
-        assert high(out) < 0.05 * high(wave)
+        assert band(out, 4000, 6000) < 0.05 * band(wave, 4000, 6000)
+    elif change.name == "highpass":
+        assert band(out, 300, 600) < 0.1 * band(wave, 300, 600) * rms(out) / rms(wave)
     elif change.name == "noise":
         snr = 10 * np.log10(np.mean(wave**2) / np.mean((out - wave) ** 2))
         assert snr == pytest.approx(10.0, abs=0.5)
-    else:
-        assert (np.abs(out[len(out) // 3 : len(out) // 3 + int(0.3 * RATE)]) == 0).all()
+    elif change.name == "gap":
+        assert (np.abs(out[int(len(out) * 0.3) : int(len(out) * 0.3) + int(0.3 * RATE)]) == 0).all()
+    elif change.name in ("reverb", "echo"):  # a tail after the sound ends, at the clip's level
+        assert len(out) > len(wave) and rms(out[len(wave) :]) > 0.01
+    elif change.name == "distortion":  # harmonics between the two tones that were not there
+        assert band(out, 1200, 1400) > 20 * band(wave, 1200, 1400)
+    elif change.name == "bitcrush":
+        assert len(np.unique(np.round(out / np.abs(out).max(), 3))) <= 2**3 + 2
+    elif change.name == "compression":  # the swell is flattened: the quiet start comes up relative to the end
+        start, end = rms(out[: RATE // 8]) / rms(out[-RATE // 8 :]), rms(wave[: RATE // 8]) / rms(wave[-RATE // 8 :])
+        assert start > 1.5 * end
+    elif change.name == "codec":  # a GSM phone line: 8 kHz sampling, nothing left above 4 kHz
+        assert band(out, 4500, 5500) < 0.1 * band(wave, 4500, 5500)
+    if change.name not in ("gain", "noise", "gap", "speed", "reverse"):
+        assert rms(out) == pytest.approx(rms(wave), rel=0.1)  # level kept: only gain changes it
 
 
-def test_known_attributes_score_oracle_answers_perfectly(built):
-    from adiff_hf.evaluation.attributes import expected, read_pairs, score_answers
+def test_drawn_strengths_vary(built):
+    rng = np.random.default_rng(0)
+    values = {name: {draw_change(rng, name).value for _ in range(20)} for name in ("gain", "lowpass", "reverb")}
+    assert all(len(v) >= 10 for v in values.values()), values
 
+
+def test_known_attributes_score_oracle_answers_perfectly_at_every_tier(built):
     out, report = built
-    pairs = [p for p in read_pairs(out, "train") if p["kind"] == "change"]
-    rows = {(r["filepath1"], r["input"]): r["answer"] for r in csv.DictReader(open(report.splits["train"]))}
-    scorable = [p for p in pairs if p["change"] in ("gain", "speed", "reverse", "noise", "gap", "clipping")]
-    answers = [rows[(p["filepath1"], "explain the difference in few words")] for p in scorable]
-    assert scorable and score_answers(scorable, answers)["accuracy"] == 1.0  # the dataset's own answers are right
-    flipped = [a.replace("Audio 1", "@").replace("Audio 2", "Audio 1").replace("@", "Audio 2") for a in answers]
-    flipped = [a.replace("audio 1", "@").replace("audio 2", "audio 1").replace("@", "audio 2") for a in flipped]
-    assert score_answers(scorable, flipped)["clip_accuracy"] == 0.0
-    clip, word = expected({"change": "gain", "value": -6.0, "changed_clip": 2})
-    assert (clip, word) == (2, "quieter")
+    pairs = [p for s in SPLITS for p in read_pairs(out, s) if p["kind"] != "sources"]
+    rows = {(r["filepath1"], r["filepath2"], r["input"]): r["answer"] for s in SPLITS for r in _rows(report, s)}
+    for prompt in TIER_INPUTS.values():
+        answers = [rows[(p["filepath1"], p["filepath2"], prompt)] for p in pairs]
+        scores = score_answers(pairs, answers)
+        assert scores["accuracy"] == 1.0 and scores["same_accuracy"] == 1.0, scores["mistakes"]
+        swapped = [a.replace("udio 1", "@").replace("udio 2", "udio 1").replace("@", "udio 2") for a in answers]
+        assert score_answers(pairs, swapped)["clip_accuracy"] == 0.0
+    changed = next(p for p in pairs if p["kind"] == "change" and p["change"] == "gain")
+    wrong = "Audio 1 is quieter." if changed["value"] > 0 else "Audio 1 is louder."
+    assert score_answers([changed], [wrong])["change_accuracy"] == 0.0
+    assert says_same("They sound the same.") and not says_same("Same sound; audio 2 is reverberant.")
+
+
+def test_midi_writer_makes_a_standard_midi_file(tmp_path):
+    path = tmp_path / "x.mid"
+    _midi_file([(60, 0.5), (64, 0.25)], 40, str(path))
+    data = path.read_bytes()
+    assert data[:4] == b"MThd" and data[14:18] == b"MTrk" and bytes([0xC0, 40]) in data
+    assert data.endswith(b"\xff\x2f\x00")
 
 
 def test_measure_script_end_to_end(built, tiny_adiff_dir, tmp_path):
     import subprocess
-    import sys
-
-    from conftest import REPO
 
     out, _ = built
     args = [sys.executable, str(REPO / "scripts" / "measure_adiff.py"), "--model", str(tiny_adiff_dir)]
-    args += [
-        "--data_dir",
-        str(out),
-        "--output_dir",
-        str(tmp_path),
-        "--max_new_tokens",
-        "6",
-        "--bootstrap_samples",
-        "10",
-    ]
+    args += ["--data_dir", str(out), "--output_dir", str(tmp_path), "--split", "test_unseen"]
+    args += ["--max_new_tokens", "6", "--bootstrap_samples", "10"]
     result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     attributes = json.loads((tmp_path / "attributes.json").read_text())
     assert set(attributes) == {"model", "clips swapped", "clips silenced"}
-    assert all(0 <= r["accuracy"] <= 1 and r["pairs"] >= 1 for r in attributes.values())
+    assert set(attributes["model"]) == {"few_words", "sentence", "detail"}
+    assert set(attributes["clips swapped"]) == {"few_words"}
+    pairs = [p for p in read_pairs(out, "test_unseen") if p["kind"] != "sources"]
+    for tiers in attributes.values():
+        for r in tiers.values():
+            assert len(r["answers"]) == len(pairs)
+            assert r["pairs"] + r["same_pairs"] == len(pairs)
+            assert r["accuracy"] is None or 0 <= r["accuracy"] <= 1
     report = (tmp_path / "report.md").read_text()
-    assert "| model | metric | LOCAL-1 | LOCAL-2 | LOCAL-3 |" in report and "| clips silenced |" in report
+    assert "| model | metric | LOCAL-1 | LOCAL-2 | LOCAL-3 |" in report and "| clips silenced | few_words |" in report

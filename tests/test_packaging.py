@@ -27,6 +27,7 @@ OPTIONAL = (
     "pycocoevalcap",
     "gguf",
     "playwright",
+    "peft",
     "adiff_hf.training",
     "adiff_hf.evaluation",
     "adiff_hf.data",

@@ -76,6 +76,14 @@ class ADiffConfig(PreTrainedConfig):
         audio_embed_frames (`int`, *optional*):
             Whisper towers: output frames averaged into the clip embedding (500 = the 10 s ADIFF hears of Whisper's
             30 s window). Ignored by HTSAT.
+        audio_time_segments (`int`, *optional*):
+            None (the release): each clip is one pooled vector, which each audio mapper's `linear` expands into
+            `audio_clip_length` tokens. An int K: the tower's output frames that cover the heard audio are
+            mean-pooled into K equal consecutive time segments, and each audio mapper reads them as K tokens
+            (`segment_linear`, plus a learned `segment_embeddings` position per segment), so the order of events
+            in a clip reaches the language model. Whisper: the first `audio_embed_frames` frames; HTSAT: its
+            final feature map, averaged over frequency (`audio_time_frames` positions). At most
+            `audio_time_frames`.
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
         spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
@@ -124,6 +132,7 @@ class ADiffConfig(PreTrainedConfig):
     separator_token_id: int = 50256
     prompt_pad_token_id: int = 0
     audio_embed_frames: int | None = None
+    audio_time_segments: int | None = None
     spec_augment_time_stripes: int = 2
     spec_augment_time_width: int = 64
     spec_augment_freq_stripes: int = 2
@@ -147,11 +156,31 @@ class ADiffConfig(PreTrainedConfig):
         if isinstance(self.text_config, dict) and self.text_config.get("model_type", "gpt2") == "gpt2":
             self.text_config = {**ADIFF_GPT2_DEFAULTS, "model_type": "gpt2", **self.text_config}
         super().__post_init__(**kwargs)
+        segments = self.audio_time_segments
+        if segments is not None:
+            if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+                raise ValueError(f"audio_time_segments must be None or a positive int; got {segments!r}.")
+            if segments > self.audio_time_frames:
+                raise ValueError(
+                    f"audio_time_segments={segments} is more than the {self.audio_time_frames} time frames the "
+                    "audio tower outputs for a clip (audio_time_frames): each segment needs at least one frame."
+                )
 
     @property
     def audio_embed_dim(self) -> int:
         """Size of one clip embedding out of the audio tower (HTSAT: 768, Whisper tiny: 384)."""
         return getattr(self.audio_config, "d_model", None) or self.audio_config.hidden_size
+
+    @property
+    def audio_time_frames(self) -> int:
+        """Time positions of the tower's output that cover one heard clip: Whisper's `audio_embed_frames`; HTSAT's
+        final feature map, whose time axis is its spectrogram image folded back (`spec_size / num_mel_bins` rows
+        of time, each `spec_size / (patch stride * 2 ** (stages - 1))` positions wide)."""
+        audio = self.audio_config
+        if audio.model_type == "whisper":
+            return self.audio_embed_frames
+        downsampling = audio.patch_stride[1] * 2 ** (len(audio.depths) - 1)
+        return audio.spec_size // downsampling * (audio.spec_size // audio.num_mel_bins)
 
     @property
     def num_prefix_tokens(self) -> int:

@@ -6,6 +6,9 @@ The computation, top to bottom:
     prompt ids --LM embeddings--> text_mapper --> 40 tokens
     [audio 1, separator, audio 2, text] --cross_projection--> 121-embedding prefix --LM--> explanation
 
+With `audio_time_segments=K` each clip is K time segments instead of one vector, `(B, 2, K, P)` after the
+projection, and each audio mapper reads them as K tokens.
+
 Only transformers' public API is used here; the few non-public names this file relies on are listed, with the
 reason for each, in the README's "transformers compatibility" section.
 """
@@ -170,10 +173,13 @@ class ADiffTransformer(nn.Module):
 class ADiffMapper(nn.Module):
     """Appends `prefix_length` learned tokens to its input tokens, runs a transformer, keeps the learned positions.
 
-    With `input_dim`, the input is one vector per example, first expanded by `linear` into `clip_length` tokens
-    (the audio mappers); without it, the input is already a token sequence (the text mapper). With a
-    `mapper_hidden_size` below the language model's width, the transformer runs at that width between an
-    `input_projection` (text mapper) and an `output_projection` back to the LM width; the release has neither.
+    With `input_dim` (the audio mappers), the input is one vector per example, `(batch, input_dim)`, first expanded
+    by `linear` into `clip_length` tokens; or, with `config.audio_time_segments=K`, K time segments per example,
+    `(batch, K, input_dim)`, each made one token by `segment_linear` plus its learned `segment_embeddings` row (so
+    the transformer knows their order). Without `input_dim`, the input is already a token sequence (the text
+    mapper). With a `mapper_hidden_size` below the language model's width, the transformer runs at that width
+    between an `input_projection` (text mapper) and an `output_projection` back to the LM width; the release has
+    neither.
     """
 
     def __init__(self, config: ADiffConfig, input_dim: int | None = None):
@@ -181,7 +187,10 @@ class ADiffMapper(nn.Module):
         model_dim = config.text_config.hidden_size
         dim = config.mapper_hidden_size or model_dim
         self.clip_length = config.audio_clip_length
-        if input_dim is not None:
+        if input_dim is not None and config.audio_time_segments is not None:
+            self.segment_linear = nn.Linear(input_dim, dim)
+            self.segment_embeddings = nn.Parameter(torch.zeros(config.audio_time_segments, dim))
+        elif input_dim is not None:
             self.linear = nn.Linear(input_dim, self.clip_length * dim)
         elif dim != model_dim:
             self.input_projection = nn.Linear(model_dim, dim)
@@ -193,7 +202,9 @@ class ADiffMapper(nn.Module):
             self.output_projection = nn.Linear(dim, model_dim)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        if hasattr(self, "linear"):
+        if hasattr(self, "segment_linear"):
+            inputs = self.segment_linear(inputs) + self.segment_embeddings.to(inputs.dtype)
+        elif hasattr(self, "linear"):
             inputs = self.linear(inputs).view(inputs.shape[0], self.clip_length, -1)
         elif hasattr(self, "input_projection"):
             inputs = self.input_projection(inputs)
@@ -247,6 +258,10 @@ class ADiffPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, ADiffMapper):
             init.normal_(module.prefix_const, mean=0.0, std=1.0)  # the release draws them with torch.randn
+            if hasattr(module, "segment_embeddings"):
+                # the spread the library gives `segment_linear`, so positions and contents start on one scale
+                std = getattr(self.config.get_text_config(), "initializer_range", None) or 0.02
+                init.normal_(module.segment_embeddings, mean=0.0, std=std)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # `register_for_auto_class` records only the saved class; loading with trust_remote_code needs them all.
@@ -290,7 +305,9 @@ class ADiffModel(ADiffPreTrainedModel):
         self.post_init()
 
     def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
-        """What the audio tower makes of each clip: `(batch_size, 2, audio_embed_dim)`, before the projection.
+        """What the audio tower makes of each clip, before the projection: `(batch_size, 2, audio_embed_dim)`, or
+        `(batch_size, 2, audio_time_segments, audio_embed_dim)` when the config sets `audio_time_segments` (the
+        heard frames mean-pooled into that many equal consecutive time segments).
 
         With a frozen tower these can be computed once and passed as `audio_embeds` instead of `input_features`.
 
@@ -305,34 +322,55 @@ class ADiffModel(ADiffPreTrainedModel):
             )
         batch, pair, frames, bins = input_features.shape
         clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
+        segments = self.config.audio_time_segments
         if self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
             hidden = self.audio_tower(input_features=clips).last_hidden_state
-            pooled = hidden[:, : self.config.audio_embed_frames].mean(dim=1)
+            heard = hidden[:, : self.config.audio_embed_frames]  # (clips, frames, hidden)
+            if segments is None:
+                pooled = heard.mean(dim=1)
+            else:
+                pooled = F.adaptive_avg_pool1d(heard.transpose(1, 2), segments).transpose(1, 2)
         else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
             if self.audio_tower.training:  # as the release, only while the tower itself trains
                 clips = self.spec_augment(clips)
-            pooled = self.audio_tower(input_features=clips.unsqueeze(1)).pooler_output
-        return pooled.view(batch, pair, -1)
+            output = self.audio_tower(input_features=clips.unsqueeze(1))
+            if segments is None:
+                pooled = output.pooler_output
+            else:  # its final map is (clips, hidden, frequency, time), in time order; pooler_output is its mean
+                time_map = output.last_hidden_state.mean(dim=2)
+                pooled = F.adaptive_avg_pool1d(time_map, segments).transpose(1, 2)
+        return pooled.reshape(batch, pair, *pooled.shape[1:])
 
     def get_audio_features(
         self, input_features: torch.Tensor | None = None, audio_embeds: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Projected (and, as configured, L2-normalised) clip embeddings, `(batch_size, 2, projection_dim)`.
+        """Projected (and, as configured, L2-normalised) clip embeddings, `(batch_size, 2, projection_dim)`, or
+        `(batch_size, 2, audio_time_segments, projection_dim)` with time segments (each segment projected and
+        normalised on its own).
 
         Args:
             input_features: the log-mel pairs (see [`~ADiffModel.get_clip_embeddings`]), or
-            audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`): the audio tower's clip
-                embeddings, precomputed.
+            audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, or `(batch_size, 2,
+                audio_time_segments, audio_embed_dim)` with time segments): the audio tower's clip embeddings,
+                precomputed.
         """
         if (input_features is None) == (audio_embeds is None):
             raise ValueError("Give exactly one of input_features (log-mels) or audio_embeds (clip embeddings).")
         if audio_embeds is None:
             audio_embeds = self.get_clip_embeddings(input_features)
-        elif audio_embeds.dim() != 3 or audio_embeds.shape[1:] != (2, self.config.audio_embed_dim):
-            raise ValueError(
-                f"audio_embeds must have shape (batch_size, 2, {self.config.audio_embed_dim}); "
-                f"got {tuple(audio_embeds.shape)}."
-            )
+        else:
+            segments = self.config.audio_time_segments
+            per_clip = (self.config.audio_embed_dim,) if segments is None else (segments, self.config.audio_embed_dim)
+            if tuple(audio_embeds.shape[1:]) != (2, *per_clip):
+                layout = (
+                    "one vector per clip (audio_time_segments=None)"
+                    if segments is None
+                    else f"{segments} time segments per clip (audio_time_segments={segments})"
+                )
+                raise ValueError(
+                    f"audio_embeds must have shape (batch_size, 2, {', '.join(map(str, per_clip))}): this model "
+                    f"takes {layout}; got {tuple(audio_embeds.shape)}. Compute them with get_clip_embeddings."
+                )
         embeds = self.audio_projection(audio_embeds.to(self.audio_projection.linear1.weight.dtype))
         if self.config.normalize_audio_embeds:
             # eps keeps a zero vector finite where the release divides by a zero norm
@@ -389,7 +427,8 @@ class ADiffModel(ADiffPreTrainedModel):
             The language model's keys and values so far. `past_key_values` is the same argument under the name
             transformers used before 5.24; either name works on every supported release.
         audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, *optional*):
-            Precomputed clip embeddings of the audio tower, in place of `input_features`.
+            Precomputed clip embeddings of the audio tower, in place of `input_features`; `(batch_size, 2,
+            audio_time_segments, audio_embed_dim)` when the config sets `audio_time_segments`.
         """
         cache = cache if cache is not None else past_key_values
         prefix_embeds = None

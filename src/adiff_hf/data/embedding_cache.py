@@ -7,11 +7,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..audio_io import load_audio
+# any prompt the processor accepts: computing clip embeddings reads only the audio side of its batch
+CACHE_PROMPT = "caption the first audio"
 
 
 class ClipEmbeddingCache:
-    """`{audio path: clip embedding}` from a model's audio tower (what `audio_embeds` carries).
+    """`{audio path: clip embedding}` from a model's audio tower (what `audio_embeds` carries): one
+    `(audio_embed_dim,)` vector per file, or `(audio_time_segments, audio_embed_dim)` when the model's config sets
+    `audio_time_segments`.
 
     Clips are featurised as at inference (`crop="start"`: the first 10 s), so a cache holds one deterministic
     embedding per file; random cropping is not available with it.
@@ -23,13 +26,17 @@ class ClipEmbeddingCache:
 
     @staticmethod
     def fingerprint(model) -> str:
-        """A hash of the audio tower's weights: a cache is only valid for the tower that made it."""
+        """A hash of the audio tower's weights and of the embedding layout: a cache is only valid for the tower
+        (and the number of time segments) that made it."""
         import hashlib
 
         digest = hashlib.sha256()
         for name, tensor in sorted(model.model.audio_tower.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        segments = model.config.audio_time_segments
+        if segments is not None:  # only then: caches of the single-vector layout keep their fingerprint
+            digest.update(f"audio_time_segments={segments}".encode())
         return digest.hexdigest()[:16]
 
     def __len__(self) -> int:
@@ -49,18 +56,19 @@ class ClipEmbeddingCache:
     def compute(cls, model, processor, paths: list[str], batch_size: int = 16) -> "ClipEmbeddingCache":
         """Run `model`'s audio tower (eval mode) over `paths`, with a progress bar."""
         paths = list(dict.fromkeys(paths))
-        extractor = processor.feature_extractor
         was_training = model.training
         model.eval()
         embeddings = {}
         for start in tqdm(range(0, len(paths), batch_size), desc="clip embeddings", unit="batch"):
             chunk = paths[start : start + batch_size]
-            waves = [load_audio(p, extractor.sampling_rate) for p in chunk]
-            features = extractor(waves, crop="start", return_tensors="pt")["input_features"]
-            if len(chunk) % 2:  # the tower takes pairs: pad with a copy of the last clip
-                features = torch.cat((features, features[-1:]))
-            pairs = features.reshape(-1, 2, *features.shape[2:]).to(model.device, model.dtype)
-            clips = model.get_clip_embeddings(pairs).reshape(-1, model.config.audio_embed_dim)
+            # the tower takes pairs: an odd chunk is padded with a copy of its last clip
+            padded = chunk + chunk[-1:] if len(chunk) % 2 else chunk
+            pairs = [tuple(padded[i : i + 2]) for i in range(0, len(padded), 2)]
+            # through the processor, so each clip is cut, tiled and featurised exactly as at inference, whatever
+            # the tower's front end (the prompt is required there and unused here)
+            features = processor(text=[CACHE_PROMPT] * len(pairs), audio=pairs, crop="start")["input_features"]
+            embeds = model.get_clip_embeddings(features.to(model.device, model.dtype))
+            clips = embeds.reshape(-1, *embeds.shape[2:])  # one (audio_embed_dim,) or (segments, dim) per clip
             for path, embedding in zip(chunk, clips.float().cpu().numpy(), strict=False):
                 embeddings[path] = embedding
         model.train(was_training)
@@ -76,6 +84,7 @@ class ClipEmbeddingCache:
         from safetensors.numpy import save_file
 
         paths = list(self.embeddings)
+        # (files, audio_embed_dim), or (files, segments, audio_embed_dim): loading splits it along the first axis
         matrix = np.stack([self.embeddings[p] for p in paths]) if paths else np.zeros((0, 0), np.float32)
         metadata = {"paths": json.dumps(paths), "tower": self.tower}
         save_file({"embeddings": matrix}, os.fspath(path), metadata=metadata)

@@ -1,76 +1,148 @@
-"""Attribute accuracy on controlled pairs: does the model say *which* clip is louder, faster, muffled, ...?
+"""Attribute accuracy on controlled pairs: does the model say *which* clip is louder, muffled, reversed, ... and does
+it say so at every tier? Does it call two identical recordings the same?
 
-Pairs come from the local dataset builder (`<split>_pairs.jsonl`: a source and a copy changed in one known way).
-The model is asked the few-words prompt; its answer must name the changed clip ("audio 1" / "audio 2") and the
-change ("louder", "slower", ...). The same questions with the clips swapped or silenced give an audio-blind
-ablation, scored against the original truth: a model that reads the audio must beat it clearly.
+Pairs come from the local dataset builder (`<split>_pairs.jsonl`): a source and a copy changed in one or two known
+ways, identical and near-identical pairs (a change below audibility), and pairs of two sources. The model is asked
+each tier's prompt. A changed pair is right when the answer names the changed clip first ("audio 1" / "audio 2",
+"first" / "second") and names every change, synonyms allowed ("quieter" / "softer", "muffled" / "dull");
+an identical pair is right when the answer says there is no audible difference and names no change. The same
+questions with the clips swapped or silenced give audio-blind ablations, scored against the original truth: a
+model that reads the audio must beat them clearly.
 """
 
 import json
 import os
 import re
+import statistics
 from collections import Counter, defaultdict
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..prompts import CSV_TIER_INPUTS
+from ..prompts import TIER_PROMPTS
 
-QUESTION = CSV_TIER_INPUTS["few_words"]  # the prompt adiff-mini was measured with
-# the words that name each change; opposite directions are told apart
-CHANGE_WORDS = {
-    "gain": {True: "louder", False: "quieter"},
-    "speed": {True: "faster", False: "slower"},
-    "reverb": "reverberant",
-    "lowpass": "muffled",
-    "highpass": "thin",
-    "noise": "noisier",
-    "clipping": "distorted",
-    "reverse": "reversed",
-    "gap": "interrupted",
+TIERS = ("few_words", "sentence", "detail")
+TIER_MAX_NEW_TOKENS = {"few_words": 24, "sentence": 64, "detail": 160}
+# the words that name each change (regular expressions, synonyms allowed); directions are told apart
+CHANGE_PATTERNS = {
+    "gain": {True: r"louder|boosted|amplified", False: r"quieter|softer|attenuated"},
+    "speed": {
+        True: r"faster.{0,40}higher|higher.{0,40}faster|sped up.{0,40}higher",
+        False: r"slower.{0,40}lower|lower.{0,40}slower|slowed down.{0,40}lower",
+    },
+    "tempo": {True: r"faster|quicker|sped up|rushed", False: r"slower|slowed|drawn out"},
+    "pitch": {
+        True: r"higher[- ]pitched|higher in pitch|higher pitch|pitched up",
+        False: r"lower[- ]pitched|lower in "
+        r"pitch|lower pitch|pitched down",
+    },
+    "reverb": r"reverb|echoey|hall\b|large room",
+    "echo": r"\becho(es|ing)?\b|\bdelay|repeats",
+    "lowpass": r"muffled|\bdull|darker|low-?pass",
+    "highpass": r"\bthin\b|tinny|high-?pass",
+    "noise": r"nois|hiss",
+    "distortion": r"distort|overdriven|saturat|gritty",
+    "clipping": r"clipped|clipping|distort",
+    "bitcrush": r"grainy|lo-?fi|bit-?crush|crushed",
+    "compression": r"compressed|squashed|dynamics",
+    "codec": r"codec|phone|mp3|gsm|lossy",
+    "reverse": r"revers|backwards",
+    "gap": r"interrupt|\bgap\b|silence|drops? out",
 }
-ALL_WORDS = {w for v in CHANGE_WORDS.values() for w in (v.values() if isinstance(v, dict) else [v])}
+SAME_PATTERN = r"no (audible )?difference|sound(s)? (the )?same|identical|(are|is) the same|cannot tell|not tell"
 
 
-def expected(pair: dict) -> tuple[int, str]:
-    """(changed clip, the word for its change) of a controlled pair."""
-    words = CHANGE_WORDS[pair["change"]]
+def _patterns(change: str) -> list[str]:
+    words = CHANGE_PATTERNS[change]
+    return list(words.values()) if isinstance(words, dict) else [words]
+
+
+ALL_PATTERNS = [p for change in CHANGE_PATTERNS for p in _patterns(change)]
+
+
+def expected_pattern(change: dict) -> str:
+    """The pattern that names one known change (`{"change": "gain", "value": -6.0}`), in its direction."""
+    words = CHANGE_PATTERNS[change["change"]]
     if isinstance(words, dict):
-        up = pair["value"] > (0 if pair["change"] == "gain" else 1)
-        return pair["changed_clip"], words[up]
-    return pair["changed_clip"], words
+        return words[change["value"] > (0 if change["change"] in ("gain", "pitch") else 1)]
+    return words
 
 
-def parse_answer(text: str) -> tuple[int | None, set[str]]:
-    """The clip an answer names first ("audio 1" / "audio 2"; "first"/"second") and the change words it uses."""
-    lowered = text.lower()
-    match = re.search(r"audio\s*([12])|\b(first|second)\b", lowered)
-    clip = None
-    if match:
-        clip = int(match.group(1)) if match.group(1) else (1 if match.group(2) == "first" else 2)
-    return clip, {w for w in ALL_WORDS if re.search(rf"\b{w}", lowered)}
+def _plain(text: str, labels=()) -> str:
+    """Lower-cased, with the pair's source labels and quoted words removed: "a hiss" or "a 'phone incoming call'
+    sound" names no change."""
+    text = text.lower()
+    for label in labels:
+        text = text.replace(label.lower(), " ")
+    return re.sub(r"'[^']*'", "", text)
+
+
+def named_clip(text: str, labels=()) -> int | None:
+    """The clip an answer names first ("audio 1" / "audio 2"; "first" / "second"), or None."""
+    match = re.search(r"audio\s*([12])|\b(first|second)\b", _plain(text, labels))
+    if not match:
+        return None
+    return int(match.group(1)) if match.group(1) else (1 if match.group(2) == "first" else 2)
+
+
+def names_change(text: str, pattern: str, labels=()) -> bool:
+    """Whether `text` (the pair's source `labels` left out) uses words of `pattern`."""
+    return re.search(pattern, _plain(text, labels)) is not None
+
+
+def names_any_change(text: str, labels=()) -> bool:
+    return any(names_change(text, p, labels) for p in ALL_PATTERNS)
+
+
+def says_same(text: str, labels=()) -> bool:
+    """The answer says there is no audible difference and names no change."""
+    return names_change(text, SAME_PATTERN, labels) and not names_any_change(text, labels)
+
+
+def _changes(pair: dict) -> list[dict]:
+    return pair.get("changes") or [{"change": pair["change"], "value": pair["value"]}]
 
 
 def score_answers(pairs: list[dict], answers: list[str]) -> dict:
-    """Clip, change and joint accuracy of `answers` for controlled `pairs`, overall and per change."""
+    """Clip, change and joint accuracy on changed pairs (overall and per change), identical pairs called the same,
+    and the median answer length in words."""
     totals, per_change, mistakes = Counter(), defaultdict(Counter), []
+    same_pairs = same_right = 0
     for pair, answer in zip(pairs, answers, strict=True):
-        clip, word = expected(pair)
-        named, words = parse_answer(answer)
-        right_clip, right_word = named == clip, word in words
-        for key, ok in (("clip", right_clip), ("change", right_word), ("both", right_clip and right_word)):
+        kind, labels = pair.get("kind", "change"), pair.get("labels", ())
+        if kind in ("identical", "near_identical"):
+            same = says_same(answer, labels)
+            same_pairs += 1
+            same_right += same
+            if not same and len(mistakes) < 20:
+                mistakes.append({"expected": "no audible difference", "answer": answer, "files": pair["filepath1"]})
+            continue
+        if kind == "sources":
+            continue
+        changes = _changes(pair)
+        right_clip = named_clip(answer, labels) == pair["changed_clip"]
+        right_change = all(names_change(answer, expected_pattern(c), labels) for c in changes)
+        name = "+".join(c["change"] for c in changes)
+        for key, ok in (("clip", right_clip), ("change", right_change), ("both", right_clip and right_change)):
             totals[key] += ok
-            per_change[pair["change"]][key] += ok
-        per_change[pair["change"]]["pairs"] += 1
-        if not (right_clip and right_word) and len(mistakes) < 20:
-            mistakes.append({"expected": f"audio {clip} {word}", "answer": answer, "files": pair["filepath1"]})
-    n = len(pairs)
+            per_change[name if len(changes) == 1 else "two changes"][key] += ok
+        per_change[name if len(changes) == 1 else "two changes"]["pairs"] += 1
+        totals["pairs"] += 1
+        if not (right_clip and right_change) and len(mistakes) < 20:
+            wanted = " and ".join(f"{c['change']} {c['value']}" for c in changes)
+            mistakes.append(
+                {"expected": f"audio {pair['changed_clip']}: {wanted}", "answer": answer, "files": pair["filepath1"]}
+            )
+    n = totals["pairs"]
     return {
         "pairs": n,
         "clip_accuracy": totals["clip"] / n if n else None,
         "change_accuracy": totals["change"] / n if n else None,
         "accuracy": totals["both"] / n if n else None,
+        "same_pairs": same_pairs,
+        "same_accuracy": same_right / same_pairs if same_pairs else None,
+        "median_words": statistics.median(len(a.split()) for a in answers) if answers else None,
         "per_change": {
             change: {"pairs": c["pairs"], "accuracy": c["both"] / c["pairs"]}
             for change, c in sorted(per_change.items())
@@ -88,47 +160,111 @@ def read_pairs(data_dir: str | os.PathLike, split: str = "test") -> list[dict]:
 
 
 @torch.no_grad()
-def answer_controlled_pairs(
-    model, processor, pairs: list[dict], data_dir: str, ablation: str | None = None, batch_size: int = 16
+def answer_pairs(
+    model,
+    processor,
+    pairs: list[dict],
+    data_dir: str,
+    tier: str = "few_words",
+    ablation: str | None = None,
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
 ) -> list[str]:
-    """The model's few-words answers; `ablation="swap"` swaps the clips, `"silence"` replaces both with silence."""
+    """The model's answers to `tier`'s prompt; `ablation="swap"` swaps the clips, `"silence"` silences both."""
     if ablation not in (None, "swap", "silence"):
         raise ValueError(f"ablation must be None, 'swap' or 'silence', got {ablation!r}.")
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {TIERS}, got {tier!r}.")
+    max_new_tokens = max_new_tokens or TIER_MAX_NEW_TOKENS[tier]
     answers = []
     silence = np.zeros(processor.feature_extractor.sampling_rate, dtype=np.float32)
     model.eval()
-    for start in tqdm(range(0, len(pairs), batch_size), desc=f"attributes ({ablation or 'audio'})", unit="batch"):
+    description = f"{tier} ({ablation or 'audio'})"
+    for start in tqdm(range(0, len(pairs), batch_size), desc=description, unit="batch"):
         batch = pairs[start : start + batch_size]
         audio = []
         for pair in batch:
             one, two = (os.path.join(data_dir, pair[k]) for k in ("filepath1", "filepath2"))
             audio.append({"swap": (two, one), "silence": (silence, silence)}.get(ablation, (one, two)))
-        inputs = processor(text=[QUESTION] * len(batch), audio=audio, crop="start").to(model.device)
+        inputs = processor(text=[TIER_PROMPTS[tier]] * len(batch), audio=audio, crop="start").to(model.device)
         inputs["input_features"] = inputs["input_features"].to(model.dtype)
-        answers += processor.batch_decode(model.generate(**inputs, max_new_tokens=24, do_sample=False))
+        ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        answers += processor.batch_decode(ids)
     return answers
 
 
-def measure_attributes(model, processor, data_dir: str, split: str = "test", batch_size: int = 16) -> dict:
-    """Attribute accuracy of the model and of its two audio-blind ablations on the controlled pairs of `split`."""
-    pairs = [p for p in read_pairs(data_dir, split) if p["kind"] == "change"]
+def measure_attributes(
+    model,
+    processor,
+    data_dir: str,
+    split: str = "test",
+    batch_size: int = 16,
+    tiers: tuple[str, ...] = TIERS,
+    ablation_tiers: tuple[str, ...] = ("few_words",),
+    max_pairs: int | None = None,
+) -> dict:
+    """Scores of the model at each tier, and of its two audio-blind ablations at `ablation_tiers`, on the changed,
+    identical and near-identical pairs of `split` (at most `max_pairs`, in file order). Answers are kept."""
+    pairs = [p for p in read_pairs(data_dir, split) if p["kind"] != "sources"][:max_pairs]
     if not pairs:
-        raise ValueError(f"No controlled (changed-copy) pairs in {data_dir}/{split}_pairs.jsonl.")
+        raise ValueError(f"No controlled pairs in {data_dir}/{split}_pairs.jsonl.")
     results = {}
-    for name, ablation in (("model", None), ("clips swapped", "swap"), ("clips silenced", "silence")):
-        answers = answer_controlled_pairs(model, processor, pairs, data_dir, ablation, batch_size)
-        results[name] = score_answers(pairs, answers)
+    for name, ablation, names in (
+        ("model", None, tiers),
+        ("clips swapped", "swap", ablation_tiers),
+        ("clips silenced", "silence", ablation_tiers),
+    ):
+        results[name] = {}
+        for tier in names:
+            answers = answer_pairs(model, processor, pairs, data_dir, tier, ablation, batch_size)
+            results[name][tier] = score_answers(pairs, answers) | {"answers": answers}
     return results
 
 
+def _percent(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
 def attribute_table(results: dict) -> str:
-    lines = ["| audio given | pairs | clip named right | change named right | both right |", "|---|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['pairs']} | {100 * r['clip_accuracy']:.1f}% | {100 * r['change_accuracy']:.1f}% | "
-            f"{100 * r['accuracy']:.1f}% |"
-        )
+    """Markdown: one row per (audio given, tier)."""
+    lines = [
+        "| audio given | tier | changed pairs | clip named right | change named right | both right | "
+        "identical pairs called the same | median words |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, tiers in results.items():
+        for tier, r in tiers.items():
+            lines.append(
+                f"| {name} | {tier} | {r['pairs']} | {_percent(r['clip_accuracy'])} | "
+                f"{_percent(r['change_accuracy'])} | {_percent(r['accuracy'])} | "
+                f"{_percent(r['same_accuracy'])} ({r['same_pairs']}) | {r['median_words']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["answer_controlled_pairs", "attribute_table", "measure_attributes", "parse_answer", "score_answers"]
+def per_change_table(results: dict) -> str:
+    """Markdown: both-right per change type (rows) and tier (columns), for the model."""
+    tiers = results["model"]
+    changes = sorted({c for r in tiers.values() for c in r["per_change"]})
+    lines = ["| change | pairs | " + " | ".join(tiers) + " |", "|---|---|" + "---|" * len(tiers)]
+    for change in changes:
+        cells = [_percent(r["per_change"].get(change, {}).get("accuracy")) for r in tiers.values()]
+        pairs = next(r["per_change"][change]["pairs"] for r in tiers.values() if change in r["per_change"])
+        lines.append(f"| {change} | {pairs} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "CHANGE_PATTERNS",
+    "TIERS",
+    "answer_pairs",
+    "attribute_table",
+    "expected_pattern",
+    "measure_attributes",
+    "named_clip",
+    "names_any_change",
+    "per_change_table",
+    "read_pairs",
+    "says_same",
+    "score_answers",
+]

@@ -117,6 +117,29 @@ class StageArguments:
     stage1_epochs: float | None = _stage_field(1, "epochs (default: --num_train_epochs).")
     stage2_epochs: float | None = _stage_field(2, "epochs (default: --num_train_epochs).")
     stage3_epochs: float | None = _stage_field(3, "epochs (default: --num_train_epochs).")
+    lora_r: int = field(
+        default=0,
+        metadata={
+            "help": "LoRA rank for the language model in --lora_stages (0: no LoRA; a stage that trains "
+            "language_model then tunes all its weights). Needs `pip install peft`."
+        },
+    )
+    lora_alpha: float | None = field(default=None, metadata={"help": "LoRA scaling numerator (default: 2 * --lora_r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA adapters' input."})
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={
+            "help": "Language-model layers that get adapters, as name suffixes, e.g. 'q_proj,v_proj' or "
+            "'attn.c_proj' (default: the attention projections of GPT-2 and Llama-family models)."
+        },
+    )
+    lora_stages: str = field(
+        default="3",
+        metadata={
+            "help": "Stages whose language model trains through LoRA adapters instead of in full (with --lora_r > 0); "
+            "each must list language_model in its --stageN_trainable."
+        },
+    )
 
     def stage_list(self) -> list[int]:
         if (self.stage is None) == (self.stages is None):
@@ -128,6 +151,30 @@ class StageArguments:
 
     def get(self, stage: int, name: str):
         return getattr(self, f"stage{stage}_{name}")
+
+    def lora(self, stage: int) -> dict | None:
+        """The LoRA settings of `stage` (`r`, `alpha`, `dropout`, `target_modules`), or None when it trains no LoRA."""
+        if self.lora_r < 0:
+            raise ValueError(f"--lora_r must be 0 (off) or a positive rank; got {self.lora_r}.")
+        try:
+            stages = [int(s) for s in self.lora_stages.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"--lora_stages must list stages, e.g. '3' or '2,3'; got {self.lora_stages!r}.") from None
+        if any(s not in STAGE_DEFAULTS for s in stages):
+            raise ValueError(f"--lora_stages must be among 1, 2, 3; got {stages}.")
+        if self.lora_r == 0 or stage not in stages:
+            return None
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"--lora_dropout must be in [0, 1); got {self.lora_dropout}.")
+        alpha = 2 * self.lora_r if self.lora_alpha is None else self.lora_alpha
+        if alpha <= 0:
+            raise ValueError(f"--lora_alpha must be positive; got {alpha}.")
+        targets = None
+        if self.lora_target_modules is not None:
+            targets = [t.strip() for t in self.lora_target_modules.split(",") if t.strip()]
+            if not targets:
+                raise ValueError("--lora_target_modules is empty: name the layers to adapt, e.g. 'q_proj,v_proj'.")
+        return {"r": self.lora_r, "alpha": alpha, "dropout": self.lora_dropout, "target_modules": targets}
 
 
 @dataclass

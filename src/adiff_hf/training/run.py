@@ -12,11 +12,13 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..backbones import build_model_from_backbones
+from ..backbones.assembly import LORA_ADAPTER_DIR
 from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
 from ..modeling_adiff import ADiffForConditionalGeneration
 from ..processing_adiff import ADiffProcessor
 from ..prompts import load_prompt_pools
 from .arguments import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments
+from .lora import apply_lora
 from .loss_curve import plot_loss_curve
 from .stages import STAGE_DEFAULTS, parse_components, set_trainable_components
 from .trainer import ADiffTrainer, GenerationSamplesCallback, JsonlLogCallback
@@ -60,12 +62,26 @@ def run_stage(
     resume_from_checkpoint: str | bool | None = None,
     callbacks: list | None = None,
 ) -> str:
-    """Train one stage and save a complete model + processor directory, log, loss curve and summary. Returns it."""
+    """Train one stage and save a complete model + processor directory, log, loss curve and summary. Returns it.
+
+    In a LoRA stage (`--lora_r` > 0, the stage in `--lora_stages`) the language model trains through LoRA adapters;
+    the directory then holds the merged model, and `lora_adapter/` the adapter for the stage's starting model.
+    """
     args = _stage_training_args(training_args, stage_args, stage)
     os.makedirs(args.output_dir, exist_ok=True)
-    freezing = set_trainable_components(
-        model, parse_components(stage_args.get(stage, "trainable"), f"--stage{stage}_trainable")
-    )
+    components = parse_components(stage_args.get(stage, "trainable"), f"--stage{stage}_trainable")
+    sharded = bool(args.fsdp) or args.deepspeed is not None
+    lora = stage_args.lora(stage)
+    if lora is not None:
+        if "language_model" not in components:
+            raise ValueError(
+                f"--lora_stages includes stage {stage}, but --stage{stage}_trainable does not train language_model: "
+                f"add it there, or leave stage {stage} out of --lora_stages."
+            )
+        if sharded:  # merging the adapter after training needs whole weights in one process
+            raise ValueError(f"--lora_r: stage {stage} trains LoRA, which this recipe runs without FSDP/DeepSpeed.")
+        components = tuple(c for c in components if c != "language_model")
+    freezing = set_trainable_components(model, components)
     tiers = [t.strip() for t in stage_args.get(stage, "tiers").split(",") if t.strip()]
     pools = load_prompt_pools(data_args.prompts_file)
     train_rows, report = load_difference_csv(
@@ -98,7 +114,6 @@ def run_stage(
     collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop, embedding_cache=cache)
 
     callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
-    sharded = bool(args.fsdp) or args.deepspeed is not None
     if sharded and data_args.num_generation_samples > 0:
         logger.warning("Sample generations are off under FSDP/DeepSpeed: the weights are sharded across processes.")
     if eval_set is not None and data_args.num_generation_samples > 0 and not sharded:
@@ -111,6 +126,9 @@ def run_stage(
                 max_new_tokens=data_args.generation_max_new_tokens,
             )
         )
+    lora_summary = None
+    if lora is not None:
+        model, lora_summary = apply_lora(model, lora, components)
     trainer = ADiffTrainer(
         model=model,
         args=args,
@@ -129,7 +147,21 @@ def run_stage(
         freezing["trainable_parameters"],
         args.learning_rate,
     )
+    if lora_summary is not None:
+        logger.info(
+            "Stage %d: the language model trains through LoRA (r %d, alpha %g) on %d layers: %d adapter parameters",
+            stage,
+            lora_summary["r"],
+            lora_summary["alpha"],
+            lora_summary["adapted_modules"],
+            lora_summary["adapter_parameters"],
+        )
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    if lora_summary is not None:
+        # the adapter alone (it applies to this stage's starting model), then the merged model as a plain ADIFF
+        if trainer.is_world_process_zero():
+            trainer.model.save_pretrained(os.path.join(args.output_dir, LORA_ADAPTER_DIR))
+        trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(args.output_dir)  # model, config, generation config and processor
     trainer.save_state()
     eval_metrics = trainer.evaluate() if eval_set is not None else None  # every process takes part
@@ -150,6 +182,7 @@ def run_stage(
             "train_metrics": result.metrics,
             "eval_metrics": eval_metrics,
             **freezing,
+            "lora": lora_summary,
         }
         if losses:
             plot_loss_curve(

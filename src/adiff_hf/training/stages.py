@@ -6,6 +6,7 @@ from torch import nn
 
 from ..backbones.assembly import component_of
 from ..modeling_adiff import ADiffForConditionalGeneration
+from .lora import unwrap_lora
 
 # The parts of ADiffModel, as named on `model.model`; `lm_head` belongs to the language model (it is tied to its
 # word embeddings in the release).
@@ -55,9 +56,11 @@ def set_trainable_components(model: ADiffForConditionalGeneration, components: I
     """Train exactly `components`; freeze every other parameter. Returns counts per component.
 
     Frozen components are also listed in `frozen_modules`: `ADiffTrainer` keeps them in eval mode, so HTSAT's
-    BatchNorm statistics stay put and dropout does not perturb what the trainable parts learn from.
+    BatchNorm statistics stay put and dropout does not perturb what the trainable parts learn from. No components
+    freeze everything (a LoRA stage that tunes only the language model's adapters).
     """
-    components = parse_components(components)
+    components = tuple(components)
+    components = parse_components(components) if components else ()
     counts = {name: {"trainable": 0, "frozen": 0} for name in COMPONENTS}
     for name, parameter in model.named_parameters():
         component = component_of(name)
@@ -71,8 +74,13 @@ def set_trainable_components(model: ADiffForConditionalGeneration, components: I
     }
 
 
-def frozen_modules(model: ADiffForConditionalGeneration) -> list[nn.Module]:
-    """The components of `model` none of whose parameters train."""
+def frozen_modules(model: nn.Module) -> list[nn.Module]:
+    """The components of `model` none of whose parameters train.
+
+    `model` is an ADIFF model, or a `peft.PeftModel` around one (a LoRA stage): there the language model carries
+    trainable adapters and each component in `modules_to_save` a trainable copy, so neither counts as frozen.
+    """
+    model = unwrap_lora(model)
     modules = []
     for name in COMPONENTS:
         module = getattr(model.model, name)

@@ -17,7 +17,8 @@ class ADiffTrainer(Trainer):
     """[`Trainer`] that runs ADIFF's frozen components in eval mode during training.
 
     `Trainer` switches the whole model to train mode at every step; a frozen HTSAT would then update its BatchNorm
-    statistics and a frozen language model would apply dropout. Everything else is `Trainer`'s own.
+    statistics and a frozen language model would apply dropout. The model may also be a `peft.PeftModel` around
+    ADIFF (a LoRA stage). Everything else is `Trainer`'s own.
     """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
