@@ -41,6 +41,8 @@ setup(
         "eval": ["evaluate>=0.4", "pycocoevalcap>=1.2", "datasets>=3"],
         # importers for the offline backbones (scripts/import_backbones.py): GGUF reading
         "import": ["gguf", "accelerate"],
+        # the local difference data recipe (scripts/build_local_difference_data.py): Spotify's audio effects
+        "data": ["pedalboard>=0.9"],
         # serving: the Gradio demo (app.py)
         "demo": ["gradio>=5", "matplotlib"],
         "dev": [
@@ -50,6 +52,7 @@ setup(
             "accelerate>=1.1",
             "matplotlib",
             "peft>=0.18",
+            "pedalboard>=0.9",
             "evaluate>=0.4",
             "pycocoevalcap>=1.2",
             "gradio>=5",

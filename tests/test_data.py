@@ -149,6 +149,8 @@ def test_mix_ratio_tiers_and_paraphrases(toy):
     assert len({e["prompt"] for e in mix if e["task"] == "few_words"}) > 2  # really paraphrased
     again = build_training_examples(rows, pools, tiers=["few_words", "detail"], caption_ratio=0.5, seed=3)
     assert again.to_list() == mix.to_list()  # deterministic given the seed
+    # the length Trainer's group_by_length sampling reads: words in the answer
+    assert mix["length"] == [len(e["answer"].split()) for e in mix] and min(mix["length"]) > 0
     plain = build_training_examples(rows, pools, caption_ratio=2.0, paraphrase=False)
     assert {e["prompt"] for e in plain if not e["task"].startswith("caption")} == set(rows["input"])
     assert sum(t.startswith("caption") for t in plain["task"]) == 36  # more than the 18 distinct: drawn again

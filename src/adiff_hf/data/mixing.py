@@ -8,6 +8,9 @@ import numpy as np
 from ..prompts import CAPTION_TIERS, DIFFERENCE_TIERS, TIER_PROMPTS, load_prompt_pools
 
 EXAMPLE_COLUMNS = ("filepath1", "filepath2", "prompt", "answer", "task")
+# words in the answer: `Trainer`'s `--train_sampling_strategy group_by_length` batches examples of similar length
+# (few words with few words), so short answers are not padded to the length of detailed ones
+LENGTH_COLUMN = "length"
 
 
 def _clause(caption: str) -> str:
@@ -86,8 +89,11 @@ def build_training_examples(
         prompt = draw(pools[task]) if paraphrase else TIER_PROMPTS[task]
         answer = caption_target(*pairs[(path1, path2)], task)
         examples.append({"filepath1": path1, "filepath2": path2, "prompt": prompt, "answer": answer, "task": task})
+    for example in examples:
+        example[LENGTH_COLUMN] = len(example["answer"].split())
     features = datasets.Features({name: datasets.Value("string") for name in EXAMPLE_COLUMNS})
+    features[LENGTH_COLUMN] = datasets.Value("int32")
     return datasets.Dataset.from_list(examples, features=features)
 
 
-__all__ = ["EXAMPLE_COLUMNS", "build_training_examples", "caption_target"]
+__all__ = ["EXAMPLE_COLUMNS", "LENGTH_COLUMN", "build_training_examples", "caption_target"]

@@ -160,37 +160,54 @@ def read_pairs(data_dir: str | os.PathLike, split: str = "test") -> list[dict]:
 
 
 @torch.no_grad()
+def pair_embeddings(model, processor, pairs: list[dict], data_dir: str, batch_size: int = 16) -> torch.Tensor:
+    """The audio tower's clip embeddings of every pair, `(pairs, 2, ...)`, computed once for all tiers and
+    ablations (clips cut and featurised as at inference)."""
+    model.eval()
+    embeds = []
+    for start in tqdm(range(0, len(pairs), batch_size), desc="clip embeddings", unit="batch"):
+        batch = pairs[start : start + batch_size]
+        audio = [tuple(os.path.join(data_dir, pair[k]) for k in ("filepath1", "filepath2")) for pair in batch]
+        features = processor(text=[TIER_PROMPTS["few_words"]] * len(batch), audio=audio, crop="start")
+        embeds.append(model.get_clip_embeddings(features["input_features"].to(model.device, model.dtype)).cpu())
+    return torch.cat(embeds)
+
+
+@torch.no_grad()
+def silence_embeddings(model, processor) -> torch.Tensor:
+    """Clip embeddings of a pair of silent clips, `(1, 2, ...)`."""
+    silence = np.zeros(processor.feature_extractor.sampling_rate, dtype=np.float32)
+    features = processor(text=[TIER_PROMPTS["few_words"]], audio=[(silence, silence)], crop="start")
+    return model.get_clip_embeddings(features["input_features"].to(model.device, model.dtype)).cpu()
+
+
+@torch.no_grad()
 def answer_pairs(
     model,
     processor,
-    pairs: list[dict],
-    data_dir: str,
+    embeds: torch.Tensor,
     tier: str = "few_words",
-    ablation: str | None = None,
     batch_size: int = 16,
     max_new_tokens: int | None = None,
+    description: str = "",
 ) -> list[str]:
-    """The model's answers to `tier`'s prompt; `ablation="swap"` swaps the clips, `"silence"` silences both."""
-    if ablation not in (None, "swap", "silence"):
-        raise ValueError(f"ablation must be None, 'swap' or 'silence', got {ablation!r}.")
+    """The model's greedy answers to `tier`'s prompt for pairs given as clip embeddings `(pairs, 2, ...)`."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}, got {tier!r}.")
     max_new_tokens = max_new_tokens or TIER_MAX_NEW_TOKENS[tier]
     answers = []
-    silence = np.zeros(processor.feature_extractor.sampling_rate, dtype=np.float32)
     model.eval()
-    description = f"{tier} ({ablation or 'audio'})"
-    for start in tqdm(range(0, len(pairs), batch_size), desc=description, unit="batch"):
-        batch = pairs[start : start + batch_size]
-        audio = []
-        for pair in batch:
-            one, two = (os.path.join(data_dir, pair[k]) for k in ("filepath1", "filepath2"))
-            audio.append({"swap": (two, one), "silence": (silence, silence)}.get(ablation, (one, two)))
-        inputs = processor(text=[TIER_PROMPTS[tier]] * len(batch), audio=audio, crop="start").to(model.device)
-        inputs["input_features"] = inputs["input_features"].to(model.dtype)
-        ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    for start in tqdm(range(0, len(embeds), batch_size), desc=description or tier, unit="batch"):
+        batch = embeds[start : start + batch_size].to(model.device, model.dtype)
+        prompts = processor.prepare_text([TIER_PROMPTS[tier]] * len(batch)).to(model.device)
+        ids = model.generate(
+            input_ids=prompts["input_ids"], audio_embeds=batch, max_new_tokens=max_new_tokens, do_sample=False
+        )
         answers += processor.batch_decode(ids)
     return answers
+
+
+ABLATIONS = ("clips swapped", "clips silenced")
 
 
 def measure_attributes(
@@ -203,20 +220,23 @@ def measure_attributes(
     ablation_tiers: tuple[str, ...] = ("few_words",),
     max_pairs: int | None = None,
 ) -> dict:
-    """Scores of the model at each tier, and of its two audio-blind ablations at `ablation_tiers`, on the changed,
-    identical and near-identical pairs of `split` (at most `max_pairs`, in file order). Answers are kept."""
+    """Scores of the model at each tier, and of its two audio-blind ablations (clips swapped, clips silenced) at
+    `ablation_tiers`, on the changed, identical and near-identical pairs of `split` (at most `max_pairs`, in file
+    order). Every answer is kept."""
     pairs = [p for p in read_pairs(data_dir, split) if p["kind"] != "sources"][:max_pairs]
     if not pairs:
         raise ValueError(f"No controlled pairs in {data_dir}/{split}_pairs.jsonl.")
+    embeds = pair_embeddings(model, processor, pairs, data_dir, batch_size)
+    inputs = {
+        "model": (embeds, tiers),
+        "clips swapped": (embeds.flip(1), ablation_tiers),
+        "clips silenced": (silence_embeddings(model, processor).expand_as(embeds), ablation_tiers),
+    }
     results = {}
-    for name, ablation, names in (
-        ("model", None, tiers),
-        ("clips swapped", "swap", ablation_tiers),
-        ("clips silenced", "silence", ablation_tiers),
-    ):
+    for name, (given, names) in inputs.items():
         results[name] = {}
         for tier in names:
-            answers = answer_pairs(model, processor, pairs, data_dir, tier, ablation, batch_size)
+            answers = answer_pairs(model, processor, given, tier, batch_size, description=f"{tier} ({name})")
             results[name][tier] = score_answers(pairs, answers) | {"answers": answers}
     return results
 
@@ -255,6 +275,7 @@ def per_change_table(results: dict) -> str:
 
 
 __all__ = [
+    "ABLATIONS",
     "CHANGE_PATTERNS",
     "TIERS",
     "answer_pairs",
@@ -263,6 +284,7 @@ __all__ = [
     "measure_attributes",
     "named_clip",
     "names_any_change",
+    "pair_embeddings",
     "per_change_table",
     "read_pairs",
     "says_same",
