@@ -212,7 +212,7 @@ def _package_license(package: str) -> str:
     if not os.path.isfile(path):
         return "unknown"
     text = open(path, encoding="utf-8", errors="replace").read()
-    licenses = [x for x in re.findall(r"^\s*License:\s*(\S+)", text, re.M)]
+    licenses = re.findall(r"^\s*License:[ \t]*(\S+)", text, re.M)  # on the same line: "License:" alone has none
     if not licenses and "MIT license" in text:
         licenses = ["MIT"]
     if not licenses and "GNU General Public License" in text:
