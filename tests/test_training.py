@@ -59,7 +59,7 @@ def three_stages(toy, tiny_model, tmp_path_factory) -> Path:
         + ["--per_device_train_batch_size", "6", "--learning_rate", "1e-2", "--save_strategy", "no"]
         + ["--stage1_epochs", "8", "--stage2_epochs", "3", "--stage3_epochs", "160"]
         + ["--stage3_learning_rate", "1e-2", "--stage3_tiers", "few_words", "--stage3_caption_ratio", "0"]
-        + ["--eval_strategy", "epoch", "--num_generation_samples", "2", "--generation_max_new_tokens", "12"]
+        + ["--eval_strategy", "no", "--num_generation_samples", "2", "--generation_max_new_tokens", "12"]
         + COMMON
     )
     return out
