@@ -32,6 +32,11 @@ setup(
         "tqdm",
         # `adiff-hf explain --plot`, loss curves
         "matplotlib",
+        # measured evidence (adiff_hf.evidence, `explain --evidence`): BS.1770 loudness, spectra / pitch / onsets,
+        # speech presence (silero-vad's wheel ships its model; only its torch dependency is needed)
+        "pyloudnorm>=0.1",
+        "librosa>=0.10",
+        "silero-vad>=5",
     ],
     extras_require={
         # training: datasets for the data, accelerate for Trainer, matplotlib for the loss curves, peft for --lora_r

@@ -114,3 +114,68 @@ def test_the_plot_shows_seconds_hertz_and_decibels_for_either_tower(front_end, t
 
     picture = plot_difference(features, "quieter", tmp_path / "plot.png", processor)
     assert Image.open(picture).size == (900, 800)
+
+
+def test_measure_and_explain_with_evidence(tiny_adiff_dir, clips, tmp_path):
+    """`adiff-hf measure` (no model) and `adiff-hf explain --evidence`: the measured differences with their numbers,
+    the claims checked, in text and JSON; the plot annotated with them."""
+    import soundfile as sf
+
+    from adiff_hf.evidence import check_claims, compare_clips
+
+    tone, _ = sf.read(clips["tone"], dtype="float32")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, tone * 0.25, 16000)  # 12 dB down
+    measured = _cli("measure", clips["tone"], quiet, "--check", "Audio 2 is louder. Audio 2 is quieter.", "--table")
+    assert measured.returncode == 0, measured.stderr[-3000:]
+    assert "Audio 2 is 12.0 LU quieter than audio 1" in measured.stdout
+    assert '✗ "louder" (audio 2, loudness): contradicted' in measured.stdout
+    assert '✓ "quieter" (audio 2, loudness): supported' in measured.stdout
+    assert "| integrated loudness | LUFS |" in measured.stdout
+    as_json = json.loads(_cli("measure", clips["tone"], quiet, "--json").stdout)
+    assert as_json["evidence"]["differences"] == compare_clips(str(clips["tone"]), str(quiet)).sentences
+
+    plot = tmp_path / "annotated.png"
+    args = ["explain", clips["tone"], quiet, "--model", tiny_adiff_dir, "--max-new-tokens", "6", "--evidence"]
+    result = _cli(*args, "--json", "--plot", plot)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    evidence = compare_clips(str(clips["tone"]), str(quiet))
+    assert record["evidence"]["differences"] == evidence.sentences
+    assert record["claims"] == [c.to_dict() for c in check_claims(record["explanation"], evidence)]
+    # the annotation lists the measured difference on the difference panel: the picture differs from a plain one
+    plain = tmp_path / "plain.png"
+    assert _cli(*args[:-1], "--plot", plain).returncode == 0
+    assert np.abs(matplotlib.image.imread(plot) - matplotlib.image.imread(plain)).mean() > 0.001
+    text = _cli(*args).stdout
+    assert "Measured differences:\n- Audio 2 is 12.0 LU quieter" in text and "Claims in the explanation:" in text
+    missing = _cli("measure", clips["tone"], tmp_path / "gone.wav")
+    assert missing.returncode == 1 and "gone.wav" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_plot_shades_a_measured_silence(processor, tmp_path):
+    """A 0.5 s silence cut into audio 2 is shaded on audio 2's panel, at its time, and nowhere on audio 1's."""
+    from adiff_hf.evidence import compare_clips
+    from adiff_hf.serving.plotting import plot_difference
+
+    rate = processor.feature_extractor.sampling_rate
+    t = np.arange(10 * rate) / rate
+    one = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32)
+    two = one.copy()
+    two[4 * rate : int(4.5 * rate)] = 0
+    evidence = compare_clips(one, two, sampling_rate=rate)
+    assert evidence.properties["gap"].present == (False, True)
+    features = processor(text="x", audio=(one, two), sampling_rate=rate)["input_features"][0]
+    picture = plot_difference(features, "a gap", tmp_path / "gap.png", processor, evidence=evidence)
+    plain = plot_difference(features, "a gap", tmp_path / "plain.png", processor)
+    image, reference = (matplotlib.image.imread(p)[..., :3] for p in (picture, plain))
+    changed = np.abs(image - reference).sum(axis=2) > 0.1
+    panel_two, panel_one = changed[300:480], changed[40:220]
+    shaded = np.flatnonzero(panel_two.mean(axis=0) > 0.6)  # columns changed over most of audio 2's panel
+    assert len(shaded) > 5 and panel_one.mean(axis=0).max() < 0.6  # and none on audio 1's panel
+    # where the spectrogram spans 0-10 s: the first run of non-white pixels across audio 1's panel
+    drawn = np.flatnonzero(reference[130].sum(axis=1) < 2.9)
+    left = drawn[0]
+    right = drawn[np.flatnonzero(np.diff(drawn) > 1)[0]] if (np.diff(drawn) > 1).any() else drawn[-1]
+    seconds = (shaded - left) / (right - left) * 10
+    assert 3.8 < seconds.min() < 4.2 and 4.3 < seconds.max() < 4.7

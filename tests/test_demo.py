@@ -65,7 +65,9 @@ def test_upload_two_files_and_read_the_explanation(server, tiny_adiff_dir, clips
     from playwright.sync_api import sync_playwright
 
     assert os.path.exists(CHROMIUM), "the browser test needs Debian's chromium (apt-get install chromium)"
-    expected, _ = Explainer(str(tiny_adiff_dir), max_new_tokens=8)(str(clips["tone"]), str(clips["noise"]), "few_words")
+    explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=8)
+    expected, _, differences, claims = explainer(str(clips["tone"]), str(clips["noise"]), "few_words")
+    assert differences and all(row[0].startswith("Audio") for row in differences)
     with sync_playwright() as playwright:
         # a fresh profile directory per run
         browser = playwright.chromium.launch_persistent_context(
@@ -84,6 +86,16 @@ def test_upload_two_files_and_read_the_explanation(server, tiny_adiff_dir, clips
             assert page.locator("#explanation textarea").input_value() == expected
             page.wait_for_selector("#picture img", timeout=60_000)
             assert ".png" in page.locator("#picture img").get_attribute("src")
+            # the measured differences and the checked claims, read back from the page's tables
+            page.wait_for_function(
+                "(s) => document.querySelector('#differences').innerText.includes(s)",
+                arg=differences[0][0],
+                timeout=60_000,
+            )
+            shown = page.locator("#differences").inner_text()
+            assert all(row[0] in shown for row in differences)
+            table = page.locator("#claims").inner_text()
+            assert "check" in table and all(row[2] in table for row in claims)
         finally:
             browser.close()
 
@@ -92,5 +104,18 @@ def test_a_missing_recording_is_reported_not_crashed(tiny_adiff_dir, clips):
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=4)
     with pytest.raises(ValueError, match="Give two recordings"):
         explainer(str(clips["tone"]), None)
-    text, picture = explainer(str(clips["tone"]), str(clips["tone"]), "caption_first")
+    text, picture, differences, _ = explainer(str(clips["tone"]), str(clips["tone"]), "caption_first")
     assert isinstance(text, str) and os.path.getsize(picture) > 10_000
+    assert differences == [["No measured difference above the thresholds."]]
+
+
+def test_contradicted_claims_are_marked(tiny_adiff_dir, clips, monkeypatch):
+    explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=4)
+    # the tiny model's words are random: give it an explanation whose claims the audio decides
+    monkeypatch.setattr(explainer.processor, "batch_decode", lambda ids: ["Audio 2 is louder. Audio 1 has speech."])
+    _, _, _, rows = explainer(str(clips["tone"]), str(clips["tone"]), "few_words")
+    assert [row[:3] for row in rows] == [
+        ["louder", "audio 2", "✗ contradicted"],
+        ["speech", "audio 1", "✗ contradicted"],
+    ]
+    assert "no loudness difference" in rows[0][3]

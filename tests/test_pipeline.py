@@ -124,3 +124,19 @@ def test_any_to_any_plain_and_chat_forms(tiny_adiff_dir, pipe, clips):
     wave = load_audio(a, 32000)
     by_array = any_pipe(text=TIER_PROMPTS["sentence"], audio=[wave, b], return_full_text=False, **GEN)
     assert by_array[0]["generated_text"] == expected
+
+
+def test_return_evidence_adds_measurements_and_checked_claims(pipe, clips):
+    from adiff_hf.evidence import check_claims, compare_clips
+
+    a, b = str(clips["tone"]), str(clips["noise"])
+    out = pipe(a, b, tier="few_words", return_evidence=True, **GEN)
+    plain = pipe(a, b, tier="few_words", **GEN)
+    evidence = compare_clips(a, b)
+    assert out[0]["generated_text"] == plain[0]["generated_text"]
+    assert out[0]["evidence"]["differences"] == evidence.sentences and evidence.findings
+    assert out[0]["claims"] == [c.to_dict() for c in check_claims(out[0]["generated_text"], evidence)]
+    many = pipe([(a, b), (b, b)], batch_size=2, tier="few_words", return_evidence=True, **GEN)
+    assert many[0][0]["evidence"] == out[0]["evidence"]
+    assert many[1][0]["evidence"]["differences"] == []  # the same clip twice
+    assert "evidence" not in plain[0]

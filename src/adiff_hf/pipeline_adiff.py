@@ -1,5 +1,7 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
+import importlib
+
 from transformers import Pipeline
 
 from .audio_io import is_single_clip
@@ -19,6 +21,10 @@ class AudioDifferencePipeline(Pipeline):
     A clip is a file path, a 1-D (or multichannel) array with `sampling_rate=...`, or
     `{"array": ..., "sampling_rate": ...}`. Other keyword arguments go to `generate()` (`max_new_tokens`,
     `num_beams`, `do_sample`, …). Each pair gives `[{"generated_text": str}]`.
+
+    With `return_evidence=True` each result also carries `evidence` (the two clips' measured differences, see
+    `adiff_hf.evidence.compare_clips`) and `claims` (each claim of the text marked supported, contradicted or not
+    checkable against them).
 
     Example:
 
@@ -43,7 +49,31 @@ class AudioDifferencePipeline(Pipeline):
         self.tokenizer = None
         self.feature_extractor = self.processor.feature_extractor
 
-    def __call__(self, audio1, audio2=None, **kwargs):
+    def __call__(self, audio1, audio2=None, return_evidence: bool = False, **kwargs):
+        inputs = self._pairs(audio1, audio2)
+        outputs = super().__call__(inputs, **kwargs)
+        if not return_evidence:
+            return outputs
+        evidence = self._evidence_module()
+        single = isinstance(inputs, dict)
+        for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
+            measured = evidence.compare_clips(pair["audio1"], pair["audio2"], sampling_rate=kwargs.get("sampling_rate"))
+            for result in results:
+                result["evidence"] = measured.to_dict()
+                result["claims"] = [c.to_dict() for c in evidence.check_claims(result["generated_text"], measured)]
+        return outputs
+
+    @staticmethod
+    def _evidence_module():
+        try:  # by name, not relatively: a pipeline saved as remote code runs without it
+            return importlib.import_module("adiff_hf.evidence")
+        except ImportError as error:
+            raise ImportError(
+                "return_evidence=True needs the adiff-hf package installed (pip install adiff-hf)."
+            ) from error
+
+    @staticmethod
+    def _pairs(audio1, audio2):
         if audio2 is not None:
             inputs = {"audio1": audio1, "audio2": audio2}
         elif isinstance(audio1, dict) and "audio1" in audio1:
@@ -62,7 +92,7 @@ class AudioDifferencePipeline(Pipeline):
             raise ValueError(
                 "AudioDifferencePipeline needs two clips: pipe(audio1, audio2), or a list of (audio1, audio2) pairs."
             )
-        return super().__call__(inputs, **kwargs)
+        return inputs
 
     def _sanitize_parameters(
         self, prompt: str | None = None, tier: str | None = None, sampling_rate=None, crop=None, **generate_kwargs

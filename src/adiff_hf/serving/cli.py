@@ -1,6 +1,7 @@
 """`adiff-hf`: explain, convert, train, evaluate and write model cards from the command line.
 
-adiff-hf explain dog.wav cat.wav --model adiff-base-hf [--tier sentence] [--json] [--plot diff.png]
+adiff-hf explain dog.wav cat.wav --model adiff-base-hf [--tier sentence] [--json] [--plot diff.png] [--evidence]
+adiff-hf measure take1.wav take2.wav [--check "Audio 2 is louder."] [--table] [--json]
 adiff-hf convert --checkpoint adiff_base.pth --output adiff-base-hf
 adiff-hf train --model_name_or_path adiff-base-hf --train_csv train.csv --stages 1,2,3 --output_dir runs/adiff
 adiff-hf evaluate --model runs/adiff/stage3 --output_dir eval --acd_csv acd_test_*.csv --acd_audio_root ...
@@ -32,6 +33,11 @@ def _explain_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
     parser.add_argument("--plot", default=None, help="also draw both log-mels and their difference to this PNG")
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also measure both clips, list the differences with their numbers and check the explanation's claims",
+    )
     return parser
 
 
@@ -52,11 +58,47 @@ def explain_main(argv: list[str] | None = None) -> dict:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens
     explanation = processor.batch_decode(model.generate(**inputs, **generate_kwargs))[0]
     result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt, "explanation": explanation}
+    text, measured = explanation, None
+    if args.evidence:
+        from ..evidence import check_claims, compare_clips, evidence_report
+
+        measured = compare_clips(args.audio1, args.audio2)
+        claims = check_claims(explanation, measured)
+        result |= {"evidence": measured.to_dict(), "claims": [claim.to_dict() for claim in claims]}
+        text = f"{explanation}\n\n{evidence_report(measured, claims)}"
     if args.plot:
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
         features = inputs["input_features"][0].numpy()
-        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor, names)
-    print(json.dumps(result) if args.json else explanation)
+        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor, names, measured)
+    print(json.dumps(result) if args.json else text)
+    return result
+
+
+def measure_main(argv: list[str] | None = None) -> dict:
+    from ..evidence import check_claims, compare_clips, evidence_report
+
+    parser = argparse.ArgumentParser(
+        prog="adiff-hf measure",
+        description="Measure two recordings (no model): their differences above just-noticeable thresholds, with "
+        "numbers; optionally check a text's claims against them.",
+    )
+    parser.add_argument("audio1", help="first audio file")
+    parser.add_argument("audio2", help="second audio file")
+    parser.add_argument("--check", default=None, help="an explanation whose claims to check (any model's, or yours)")
+    parser.add_argument("--table", action="store_true", help="also print every measure of both clips")
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
+    args = parser.parse_args(argv)
+    measured = compare_clips(args.audio1, args.audio2)
+    claims = None if args.check is None else check_claims(args.check, measured)
+    result = {"audio1": args.audio1, "audio2": args.audio2, "evidence": measured.to_dict()}
+    if claims is not None:
+        result["claims"] = [claim.to_dict() for claim in claims]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(evidence_report(measured, claims))
+        if args.table:
+            print("\n" + measured.table_markdown())
     return result
 
 
@@ -181,6 +223,7 @@ def card_main(argv: list[str] | None = None) -> str:
 
 COMMANDS = {
     "explain": explain_main,
+    "measure": measure_main,
     "assemble": assemble_main,
     "convert": convert_main,
     "train": train_main,

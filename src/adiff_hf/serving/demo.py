@@ -1,4 +1,6 @@
-"""The Gradio demo: two recordings in (upload or microphone), an explanation and a spectrogram difference out."""
+"""The Gradio demo: two recordings in (upload or microphone); out come an explanation, a spectrogram difference
+annotated with what was measured, the measured differences and each claim of the explanation checked against them
+(contradicted claims marked ✗)."""
 
 import os
 import tempfile
@@ -15,6 +17,10 @@ TIER_LABELS = {
 }
 
 
+CLAIM_HEADERS = ["claim in the explanation", "about", "check", "measurement"]
+DIFFERENCE_HEADERS = ["measured difference"]
+
+
 class Explainer:
     """Loads a model once and explains pairs of files; the demo's only contact with the model."""
 
@@ -28,18 +34,35 @@ class Explainer:
         self.generate_kwargs = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
         self.pictures = tempfile.mkdtemp(prefix="adiff-demo-")
 
-    def __call__(self, audio1: str | None, audio2: str | None, tier: str = "detail") -> tuple[str, str]:
+    def __call__(
+        self, audio1: str | None, audio2: str | None, tier: str = "detail"
+    ) -> tuple[str, str, list[list[str]], list[list[str]]]:
+        """The explanation, the annotated picture's path, the measured differences (rows of one cell) and the
+        claims checked (rows of `CLAIM_HEADERS`)."""
+        from ..evidence import OUTCOME_MARKS, check_claims, compare_clips
         from .plotting import plot_difference
 
         if not audio1 or not audio2:
             raise ValueError("Give two recordings: upload or record both audio 1 and audio 2.")
         inputs = self.processor(text=TIER_PROMPTS[tier], audio=(audio1, audio2))
         explanation = self.processor.batch_decode(self.model.generate(**inputs, **self.generate_kwargs))[0]
+        evidence = compare_clips(audio1, audio2)
+        claims = check_claims(explanation, evidence)
         names = (os.path.basename(audio1), os.path.basename(audio2))
         picture = os.path.join(self.pictures, f"difference-{len(os.listdir(self.pictures))}.png")
         features = inputs["input_features"][0].numpy()
-        plot_difference(features, explanation, picture, self.processor, names)
-        return explanation, picture
+        plot_difference(features, explanation, picture, self.processor, names, evidence)
+        differences = [[sentence] for sentence in evidence.sentences]
+        rows = [
+            [
+                claim.text,
+                f"audio {claim.clip}" if claim.clip else "both",
+                f"{OUTCOME_MARKS[claim.outcome]} {claim.outcome}",
+                claim.measurement,
+            ]
+            for claim in claims
+        ]
+        return explanation, picture, differences, rows
 
 
 def build_demo(model_name_or_path: str, max_new_tokens: int | None = None):
@@ -66,9 +89,16 @@ def build_demo(model_name_or_path: str, max_new_tokens: int | None = None):
         tier = gr.Radio(list(TIER_LABELS.values()), value=TIER_LABELS["detail"], label="Answer", elem_id="tier")
         button = gr.Button("Explain the difference", variant="primary", elem_id="explain")
         text = gr.Textbox(label="Explanation", lines=4, elem_id="explanation")
+        claims = gr.Dataframe(
+            headers=CLAIM_HEADERS,
+            label="The explanation's claims, checked against measurements (✗: the audio contradicts it)",
+            elem_id="claims",
+            wrap=True,
+        )
+        differences = gr.Dataframe(headers=DIFFERENCE_HEADERS, label="Measured differences", elem_id="differences")
         picture = gr.Image(label="Log-mel spectrograms and their difference", type="filepath", elem_id="picture")
-        button.click(explain, inputs=[audio1, audio2, tier], outputs=[text, picture])
+        button.click(explain, inputs=[audio1, audio2, tier], outputs=[text, picture, differences, claims])
     return demo
 
 
-__all__ = ["Explainer", "TIER_LABELS", "build_demo"]
+__all__ = ["CLAIM_HEADERS", "DIFFERENCE_HEADERS", "Explainer", "TIER_LABELS", "build_demo"]

@@ -47,9 +47,15 @@ def plot_difference(
     path: str | os.PathLike,
     processor,
     names: tuple[str, str] = ("audio 1", "audio 2"),
+    evidence=None,
 ) -> str:
     """Both log-mel spectrograms and their difference (audio 2 − audio 1), with the explanation as the caption:
     time in seconds, mel frequency in Hz, colour in dB (see [`spectrogram_view`]).
+
+    With `evidence` (from `adiff_hf.evidence.compare_clips`) the pictures are annotated with what was measured:
+    each clip's loudness in its title, the silences one clip has where the other sounds shaded, each clip's
+    high-frequency edge (85% of the energy below it) as a dashed line, and the measured differences listed on the
+    difference panel.
 
     Args:
         features: the pair's `input_features` (`processor(...)["input_features"][0]`).
@@ -57,6 +63,7 @@ def plot_difference(
         path: where the PNG goes.
         processor ([`ADiffProcessor`]): the processor that made `features`.
         names: the two clips' labels (file names, say).
+        evidence ([`Evidence`], *optional*): the pair's measured differences.
     """
     import textwrap
 
@@ -74,9 +81,15 @@ def plot_difference(
     limit = float(np.abs(second - first).max()) or 1.0
     ticks = np.linspace(0, len(frequencies) - 1, 6).round().astype(int)
     figure, axes = plt.subplots(3, 1, figsize=(9, 8), dpi=100, sharex=True)
+    titles = [f"log-mel: {names[0]}", f"log-mel: {names[1]}"]
+    if evidence is not None:
+        for index, clip in enumerate(evidence.clips):
+            loudness = clip.values.get("loudness")
+            if loudness is not None:
+                titles[index] += f" ({loudness:.1f} LUFS)"
     panels = [
-        (first, f"log-mel: {names[0]}", "magma", (low, high)),
-        (second, f"log-mel: {names[1]}", "magma", (low, high)),
+        (first, titles[0], "magma", (low, high)),
+        (second, titles[1], "magma", (low, high)),
         (second - first, f"difference: {names[1]} − {names[0]}", "coolwarm", (-limit, limit)),
     ]
     for axis, (image, title, cmap, (vmin, vmax)) in zip(axes, panels, strict=True):
@@ -85,6 +98,8 @@ def plot_difference(
         axis.set_yticks(ticks + 0.5, [f"{frequencies[i]:.0f}" for i in ticks])  # mel bins are evenly spaced in mel
         axis.set_ylabel("frequency (Hz)")
         figure.colorbar(shown, ax=axis, label="dB")
+    if evidence is not None:
+        _annotate(axes, evidence, frequencies, view["seconds"])
     axes[-1].set_xlabel("time (s)")
     caption = "\n".join(textwrap.wrap(explanation or "(no explanation)", 110)[:8])
     figure.text(0.02, 0.01, caption, ha="left", va="bottom", fontsize=9, wrap=True)
@@ -92,6 +107,40 @@ def plot_difference(
     figure.savefig(path, metadata={"Title": "ADIFF explanation", "Description": explanation})
     plt.close(figure)
     return os.fspath(path)
+
+
+def _annotate(axes, evidence, frequencies, seconds: float) -> None:
+    """Draw the measured differences on the three panels (see [`plot_difference`])."""
+    import textwrap
+
+    import numpy as np
+
+    gaps = evidence.properties.get("gap")
+    for index in (0, 1):
+        clip = evidence.clips[index]
+        edge = clip.values.get("high_edge")
+        if edge is not None and frequencies[0] <= edge <= frequencies[-1]:
+            position = float(np.interp(edge, frequencies, np.arange(len(frequencies)))) + 0.5
+            axes[index].axhline(position, color="white", linestyle="--", linewidth=1)
+            axes[index].text(
+                0.01 * seconds, position, f" 85% of energy below {edge:.0f} Hz", color="white", va="bottom"
+            )
+        spans = gaps.numbers.get(f"audio{index + 1}_gaps", []) if gaps is not None else []
+        for start, length in spans:
+            if start < seconds:
+                axes[index].axvspan(start, min(start + length, seconds), color="cyan", alpha=0.35, label="silence")
+                axes[index].text(start, len(frequencies) * 0.9, " silence", color="cyan", va="top")
+    sentences = [state.sentence for state in evidence.findings][:4] or ["No measured difference above the thresholds."]
+    note = "\n".join(textwrap.shorten(sentence, 95) for sentence in sentences)
+    axes[2].text(
+        0.01,
+        0.97,
+        note,
+        transform=axes[2].transAxes,
+        va="top",
+        fontsize=8,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+    )
 
 
 __all__ = ["plot_difference", "spectrogram_view"]

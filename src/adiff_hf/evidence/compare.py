@@ -1,0 +1,579 @@
+"""Comparing two clips' measurements: the differences above threshold, each a sentence with its number.
+
+Every property a claim can be about (louder, muffled, faster, ...) gets a `PropertyState` whether or not it
+differs: `sign` says which clip has more of it (+1: audio 2, -1: audio 1, 0: no difference above threshold,
+`None`: not measurable, with the reason). The ones that differ are the `findings`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .measures import ANALYSIS_RATE, ENVELOPE_HOP, HOP, MEASURES, N_FFT, ClipMeasurements, measure_clips
+
+# which clip has more of each property; "presence" properties are judged per clip (is audio 2 clipped?)
+PROPERTIES = {
+    "loudness": "louder",
+    "treble": "brighter (more treble)",
+    "bass": "fuller (more bass)",
+    "pitch": "higher in pitch",
+    "speed": "faster",
+    "duration": "longer",
+    "noise": "noisier",
+    "reverb": "more reverberant",
+    "clipping": "clipped",
+    "gap": "interrupted by silence",
+    "speech": "speech",
+}
+PRESENCE = ("clipping", "gap", "speech")
+SPEED_RANGE = (0.6, 1.7)  # time-scale factors searched when aligning the two clips' envelopes
+ALIGNED_CORRELATION = 0.6
+
+
+@dataclass
+class PropertyState:
+    """What the measurements say about one property: `sign` (which clip has more: +1 audio 2, -1 audio 1, 0 no
+    difference above threshold, None not measurable); for presence properties `present` per clip."""
+
+    name: str
+    sign: int | None = None
+    present: tuple[bool, bool] | None = None
+    sentence: str | None = None
+    reason: str | None = None
+    numbers: dict = field(default_factory=dict)
+
+    @property
+    def differs(self) -> bool:
+        return self.sentence is not None
+
+    def to_dict(self) -> dict:
+        data = {"property": self.name, "sign": self.sign, "numbers": self.numbers}
+        if self.present is not None:
+            data["present"] = list(self.present)
+        if self.sentence:
+            data["sentence"] = self.sentence
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+@dataclass
+class Evidence:
+    """The measured differences between two clips (see [`compare_clips`])."""
+
+    clips: tuple[ClipMeasurements, ClipMeasurements]
+    properties: dict
+
+    @property
+    def findings(self) -> list[PropertyState]:
+        """The properties that differ above threshold, in `PROPERTIES` order."""
+        return [state for state in self.properties.values() if state.differs]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [state.sentence for state in self.findings] or ["No measured difference above the thresholds."]
+
+    def table(self) -> list[dict]:
+        """Every measure of both clips: `measure`, `unit`, `audio1`, `audio2`, `difference` (audio 2 − audio 1, or
+        the ratio for relative measures), `threshold` and `above` (whether the difference is over it)."""
+        rows = []
+        for name, measure in MEASURES.items():
+            one, two = (clip.values.get(name) for clip in self.clips)
+            row = {"measure": measure.label, "unit": measure.unit, "audio1": one, "audio2": two}
+            row["threshold"] = f"×{measure.threshold:g}" if measure.relative else f"{measure.threshold:g}"
+            if one is None or two is None:
+                reasons = [f"audio {i + 1}: {c.reasons[name]}" for i, c in enumerate(self.clips) if name in c.reasons]
+                row |= {"difference": None, "above": None, "note": "not measurable (" + "; ".join(reasons) + ")"}
+            elif name == "f0":
+                semitones = 12 * np.log2(two / one)
+                row |= {"difference": f"{semitones:+.1f} st", "above": bool(abs(semitones) >= measure.threshold)}
+            elif measure.relative:
+                ratio = (two / one) if one > 0 else (np.inf if two > 0 else 1.0)
+                above = bool(max(ratio, 1 / ratio if ratio > 0 else np.inf) >= measure.threshold)
+                row |= {"difference": "—" if not np.isfinite(ratio) else f"×{ratio:.2f}", "above": above}
+            else:
+                row |= {"difference": round(two - one, 3), "above": bool(abs(two - one) >= measure.threshold)}
+            rows.append(row)
+        return rows
+
+    def table_markdown(self) -> str:
+        lines = [
+            "| measure | unit | audio 1 | audio 2 | difference | threshold | above |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in self.table():
+            cells = [_cell(row["audio1"]), _cell(row["audio2"])]
+            difference = row.get("note") or _cell(row["difference"])
+            above = {True: "yes", False: "no", None: "—"}[row["above"]]
+            lines.append(
+                f"| {row['measure']} | {row['unit']} | {cells[0]} | {cells[1]} | {difference} | {row['threshold']} "
+                f"| {above} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict:
+        return {
+            "differences": [state.sentence for state in self.findings],
+            "properties": {name: state.to_dict() for name, state in self.properties.items()},
+            "table": self.table(),
+            "audio1": self.clips[0].to_dict(),
+            "audio2": self.clips[1].to_dict(),
+        }
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _hz(value: float) -> str:
+    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
+
+
+def _values(clips, name):
+    one, two = (clip.values.get(name) for clip in clips)
+    if one is None or two is None:
+        reasons = [f"audio {i + 1}: {c.reasons.get(name, 'not measured')}" for i, c in enumerate(clips)]
+        return None, "; ".join(r for r, v in zip(reasons, (one, two), strict=True) if v is None)
+    return (one, two), None
+
+
+def _ratio_sign(one: float, two: float, threshold: float) -> int:
+    if one <= 0 or two <= 0:
+        return 0
+    ratio = two / one
+    return 1 if ratio >= threshold else -1 if ratio <= 1 / threshold else 0
+
+
+def _stretch_scores(e1: np.ndarray, e2: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Correlation of `e1` with `e2` read `factor` times as fast, for each factor (-1 where they barely overlap)."""
+    frames = np.arange(len(e1), dtype=float)
+    scores = np.full(len(factors), -1.0)
+    for i, factor in enumerate(factors):
+        positions = frames / factor
+        inside = positions <= len(e2) - 1
+        if inside.sum() < max(8, 0.5 * min(len(e1), len(e2) * factor)):
+            continue
+        a, b = e1[inside], np.interp(positions[inside], np.arange(len(e2)), e2)
+        if a.std() > 0 and b.std() > 0:
+            scores[i] = np.corrcoef(a, b)[0, 1]
+    return scores
+
+
+def time_scale(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float, float, float]:
+    """How many times as fast the second clip's events come as the first's, by stretching its envelopes.
+
+    The level envelope's best stretch is taken when it agrees with the ratio of active durations (a time stretch
+    scales both alike; a reverb tail lengthens only the duration); otherwise the stretch that best matches the
+    onset and level envelopes together. Returns `(factor, correlation, correlation unstretched)`; a correlation
+    under `ALIGNED_CORRELATION` means the two clips' timing does not match (different recordings).
+    """
+    if first.onset_envelope is None or second.onset_envelope is None:
+        return 1.0, 0.0, 0.0
+    if min(len(first.onset_envelope), len(second.onset_envelope)) < 8:
+        return 1.0, 0.0, 0.0
+    step = HOP // ENVELOPE_HOP  # level envelopes on the onset envelopes' hop
+
+    def level(clip):
+        envelope = clip.envelope_db[::step]
+        return np.maximum(envelope, envelope.max() - 50.0)
+
+    factors = np.geomspace(*SPEED_RANGE, 96)
+    one = np.array([1.0])
+    onset = _stretch_scores(first.onset_envelope, second.onset_envelope, np.concatenate([factors, one]))
+    levels = _stretch_scores(level(first), level(second), np.concatenate([factors, one]))
+    durations = first.values.get("active_duration") or 0.0, second.values.get("active_duration") or 0.0
+    if min(durations) > 0:
+        # the stretches the durations allow (a periodic sound matches at several)
+        allowed = np.abs(np.log(factors * durations[1] / durations[0])) < np.log(MEASURES["tempo"].threshold)
+        if allowed.any():
+            best = int(np.flatnonzero(allowed)[np.argmax(levels[:-1][allowed])])
+            if levels[best] >= ALIGNED_CORRELATION:
+                return float(factors[best]), float(levels[best]), float(levels[-1])
+    both = (onset + levels) / 2
+    best = int(np.argmax(both[:-1]))
+    return float(factors[best]), float(both[best]), float(both[-1])
+
+
+def _loudness(clips) -> PropertyState:
+    """Integrated loudness (LUFS); the RMS level for clips shorter than BS.1770's block."""
+    state = PropertyState("loudness")
+    values, state.reason = _values(clips, "loudness")
+    unit, how = "LU", "LUFS"
+    if not values:
+        values, _ = _values(clips, "level")
+        unit, how = "dB", "dBFS RMS level; too short for LUFS"
+    if values:
+        state.reason = None
+        one, two = values
+        delta = two - one
+        state.numbers = {"audio1": round(one, 1), "audio2": round(two, 1), "unit": how.split(";")[0]}
+        state.sign = int(np.sign(delta)) if abs(delta) >= MEASURES["loudness"].threshold else 0
+        if state.sign:
+            word = "louder" if delta > 0 else "quieter"
+            state.sentence = f"Audio 2 is {abs(delta):.1f} {unit} {word} than audio 1 ({two:.1f} vs {one:.1f} {how})."
+    return state
+
+
+def _edge(clips, property_name: str) -> PropertyState:
+    """treble (the 85% roll-off: lower is muffled) or bass (the 10% roll-off: higher is thin)."""
+    measure = "high_edge" if property_name == "treble" else "low_edge"
+    state = PropertyState(property_name)
+    values, state.reason = _values(clips, measure)
+    if not values:
+        return state
+    one, two = values
+    sign = _ratio_sign(one, two, MEASURES[measure].threshold)
+    state.sign = sign if property_name == "treble" else -sign  # a higher low edge is less bass
+    state.numbers = {f"audio1_{measure}_hz": round(one), f"audio2_{measure}_hz": round(two)}
+    centroids = [clip.values.get("centroid") for clip in clips]
+    if None not in centroids:
+        state.numbers |= {"audio1_centroid_hz": round(centroids[0]), "audio2_centroid_hz": round(centroids[1])}
+    if not state.sign:
+        return state
+    lacking = 1 if state.sign > 0 else 2  # the clip with less of it
+    other = 3 - lacking
+    edges = {1: one, 2: two}
+    if property_name == "treble":
+        state.sentence = (
+            f"Audio {lacking} is duller (muffled): 85% of its energy lies under {_hz(edges[lacking])}, against "
+            f"{_hz(edges[other])} in audio {other}"
+        )
+        if None not in centroids:
+            shift = abs(centroids[1] - centroids[0])
+            state.sentence += f"; its spectral centroid is {_hz(shift)} lower"
+    else:
+        state.sentence = (
+            f"Audio {lacking} is thinner (less bass): its lowest 10% of energy reaches up to {_hz(edges[lacking])}, "
+            f"against {_hz(edges[other])} in audio {other}"
+        )
+    state.sentence += "."
+    return state
+
+
+def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float, float, float]:
+    """How many semitones the second clip's long-term spectrum sits above the first's: the lag that best matches
+    the two on a log-frequency axis (100 Hz-10 kHz, quarter semitones, each spectrum's tilt removed so that a
+    filter is not taken for a shift). Works for unpitched sounds. Returns `(semitones, correlation, at 0)`."""
+    if first.spectrum is None or second.spectrum is None:
+        return 0.0, 0.0, 0.0
+    frequencies = np.arange(len(first.spectrum)) * ANALYSIS_RATE / N_FFT
+    grid = SHIFT_LOW_HZ * 2 ** (np.arange(SHIFT_STEPS) / (12 * SHIFT_STEPS_PER_SEMITONE))
+    axis = np.arange(SHIFT_STEPS)
+
+    def log_spectrum(power):
+        levels = 10 * np.log10(np.interp(grid, frequencies, power) + 1e-20)
+        levels = np.maximum(levels, levels.max() - 60.0)
+        levels -= np.polyval(np.polyfit(axis, levels, 1), axis)
+        return levels
+
+    x, y = log_spectrum(first.spectrum), log_spectrum(second.spectrum)
+
+    def correlation(lag: int) -> float:
+        u, w = (x[: len(x) - lag], y[lag:]) if lag >= 0 else (x[-lag:], y[: len(y) + lag])
+        return float(np.corrcoef(u, w)[0, 1]) if u.std() > 0 and w.std() > 0 else -1.0
+
+    limit = SHIFT_MAX_SEMITONES * SHIFT_STEPS_PER_SEMITONE
+    lags = np.arange(-limit, limit + 1)
+    scores = np.array([correlation(int(lag)) for lag in lags])
+    best = int(np.argmax(scores))
+    return float(lags[best] / SHIFT_STEPS_PER_SEMITONE), float(scores[best]), correlation(0)
+
+
+SHIFT_LOW_HZ, SHIFT_STEPS_PER_SEMITONE, SHIFT_STEPS, SHIFT_MAX_SEMITONES = 100.0, 4, 320, 14
+SHIFT_CORRELATION, SHIFT_GAIN = 0.83, 0.05
+
+
+def _pitch(clips) -> PropertyState:
+    """The f0 difference where both clips are pitched, checked against the spectral shift (which also covers
+    unpitched sounds and pyin's octave errors)."""
+    state = PropertyState("pitch")
+    threshold = MEASURES["f0"].threshold
+    shift, score, at_zero = spectral_shift(*clips)
+    # a clear best lag (zero included: identical spectra say "no shift" even where pyin wavers)
+    gain = score - at_zero
+    confident = abs(shift) < SHIFT_MAX_SEMITONES and (
+        shift == 0
+        and score >= SHIFT_CORRELATION
+        or gain >= SHIFT_GAIN
+        and score >= SHIFT_CORRELATION
+        or gain >= 0.2
+        and score >= 0.7
+    )
+    values, state.reason = _values(clips, "f0")
+    semitones, how = None, ""
+    if values:
+        one, two = values
+        semitones = 12 * np.log2(two / one)
+        state.numbers = {"audio1_f0_hz": round(one, 1), "audio2_f0_hz": round(two, 1)}
+        how = f"median f0 {_hz(two)} vs {_hz(one)}"
+    if confident and (semitones is None or abs(semitones - shift) >= threshold):
+        semitones, how = shift, f"spectrum shifted, r = {score:.2f}"
+    elif semitones is None:
+        return state
+    state.reason = None
+    state.numbers |= {
+        "semitones": round(float(semitones), 1),
+        "spectral_shift": shift,
+        "shift_correlation": round(score, 2),
+    }
+    state.sign = int(np.sign(semitones)) if abs(semitones) >= threshold else 0
+    if state.sign:
+        word = "higher" if semitones > 0 else "lower"
+        state.sentence = f"Audio 2 is {abs(semitones):.1f} semitones {word} in pitch than audio 1 ({how})."
+    return state
+
+
+def _speed(clips, alignment: tuple[float, float, float]) -> PropertyState:
+    state = PropertyState("speed")
+    factor, score, _ = alignment
+    threshold = MEASURES["tempo"].threshold
+    if score >= ALIGNED_CORRELATION:
+        state.numbers = {"factor": round(factor, 2), "correlation": round(score, 2)}
+        state.sign = 1 if factor >= threshold else -1 if factor <= 1 / threshold else 0
+        if state.sign:
+            word = "faster" if factor > 1 else "slower"
+            state.sentence = (
+                f"Audio 2 is {word}: its events come {factor:.2f} times as fast as audio 1's "
+                f"(onset envelopes aligned, r = {score:.2f})."
+            )
+        return state
+    # two different recordings: compare how often things happen
+    values, state.reason = _values(clips, "onset_rate")
+    counts = [clip.values["onset_rate"] * clip.values["active_duration"] for clip in clips] if values else []
+    if values and min(counts) < 3:
+        values, state.reason = None, "the timing of the two clips does not match, and one has under 3 onsets"
+    if values:
+        one, two = values
+        state.numbers = {"audio1_onsets_per_s": round(one, 2), "audio2_onsets_per_s": round(two, 2)}
+        state.sign = _ratio_sign(one, two, MEASURES["onset_rate"].threshold)
+        if state.sign:
+            word = "busier (more onsets per second)"
+            state.sentence = (
+                f"Audio {1 if state.sign < 0 else 2} is {word}: {max(one, two):.1f}/s against {min(one, two):.1f}/s."
+            )
+    return state
+
+
+def _duration(clips) -> PropertyState:
+    state = PropertyState("duration")
+    values, state.reason = _values(clips, "active_duration")
+    if values:
+        one, two = values
+        state.numbers = {"audio1_s": round(one, 2), "audio2_s": round(two, 2)}
+        ratio_sign = _ratio_sign(one, two, MEASURES["active_duration"].threshold)
+        state.sign = ratio_sign if abs(two - one) >= MIN_DURATION_DIFFERENCE else 0
+        if state.sign:
+            word = "longer" if two > one else "shorter"
+            state.sentence = (
+                f"Audio 2 sounds for {abs(two - one):.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s)."
+            )
+    return state
+
+
+MIN_DURATION_DIFFERENCE = 0.1
+
+
+def _noise(clips) -> PropertyState:
+    state = PropertyState("noise")
+    values, state.reason = _values(clips, "snr")
+    if values:
+        one, two = values
+        state.numbers = {"audio1_snr_db": round(one, 1), "audio2_snr_db": round(two, 1)}
+        delta = one - two  # a lower SNR is noisier
+        audible = min(one, two) < AUDIBLE_NOISE_SNR
+        state.sign = int(np.sign(delta)) if abs(delta) >= MEASURES["snr"].threshold and audible else 0
+        if state.sign:
+            noisy = 2 if delta > 0 else 1
+            state.sentence = (
+                f"Audio {noisy} is noisier: its noise floor sits {abs(delta):.0f} dB closer to the sound "
+                f"(SNR estimate {min(one, two):.0f} vs {max(one, two):.0f} dB)."
+            )
+    return state
+
+
+AUDIBLE_NOISE_SNR = 50.0  # a noise floor further down than this is not heard over the sound
+
+
+def _reverb(clips) -> PropertyState:
+    state = PropertyState("reverb")
+    values, state.reason = _values(clips, "decay")
+    if values:
+        one, two = values
+        state.numbers = {"audio1_rt60_s": round(one, 2), "audio2_rt60_s": round(two, 2)}
+        sign = _ratio_sign(one, two, MEASURES["decay"].threshold)
+        state.sign = sign if abs(two - one) >= 0.1 else 0
+        if state.sign:
+            wet, dry = (2, 1) if state.sign > 0 else (1, 2)
+            times = {1: one, 2: two}
+            state.sentence = (
+                f"Audio {wet} is more reverberant: its sounds take {times[wet]:.2f} s to decay by 60 dB, against "
+                f"{times[dry]:.2f} s in audio {dry}."
+            )
+    return state
+
+
+def _presence(clips, name: str, measure: str, threshold: float, describe) -> PropertyState:
+    state = PropertyState(name)
+    values = [clip.values.get(measure) for clip in clips]
+    if None in values:
+        _, state.reason = _values(clips, measure)
+        return state
+    state.present = tuple(bool(v >= threshold) for v in values)
+    state.numbers = {"audio1": round(values[0], 3), "audio2": round(values[1], 3)}
+    state.sign = int(state.present[1]) - int(state.present[0])
+    if state.sign:
+        state.sentence = describe(2 if state.sign > 0 else 1, values)
+    return state
+
+
+def _unmatched_gaps(clips) -> list[list[tuple[float, float]]]:
+    """Each clip's inner silences that the other clip does not have at the same (duration-scaled) time: for two
+    recordings whose timing does not match."""
+    lengths = [clip.values.get("active_duration") or 0.0 for clip in clips]
+    result = []
+    for index, clip in enumerate(clips):
+        other = clips[1 - index]
+        scale = lengths[1 - index] / lengths[index] if lengths[index] else 1.0
+        mine = []
+        for start, length in clip.gaps:
+            begin, end = start * scale, (start + length) * scale
+            if not any(s < end and begin < s + n for s, n in other.gaps):
+                mine.append((start, length))
+        result.append(mine)
+    return result
+
+
+def _silent_while_other_sounds(clip, other, factor: float) -> list[tuple[float, float]]:
+    """Silences of `clip` (after it first sounds) through which `other` sounds for at least the silence threshold,
+    on `clip`'s time axis (`other` runs `factor` times as fast). A silence that runs to the end of `clip` counts
+    only when it starts with a cut (30 dB down within two frames), not a natural decay."""
+    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
+    frames = np.arange(len(clip.active))
+    positions = np.round(frames / factor).astype(int)
+    other_active = np.zeros(len(frames), bool)
+    inside = positions < len(other.active)
+    other_active[inside] = other.active[positions[inside]]
+    sounding = np.flatnonzero(clip.active)
+    if len(sounding) == 0:
+        return []
+    silent = ~clip.active
+    silent[: sounding[0]] = False
+    padded = np.concatenate([[0], silent.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    stretches = []
+    least = MEASURES["silence"].threshold
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        # long enough, and the other clip sounds through at least that long of it
+        if (end - start) * hop_seconds < least or other_active[start:end].sum() * hop_seconds < least:
+            continue
+        if end > sounding[-1]:  # nothing sounds after it: a cut, or just the end of the sound?
+            before = clip.envelope_db[max(start - 1, 0)]
+            if before - clip.envelope_db[min(start + 1, len(frames) - 1)] < 30.0:
+                continue
+        stretches.append((start * hop_seconds, (end - start) * hop_seconds))
+    return stretches
+
+
+def _gap(clips, alignment: tuple[float, float, float]) -> PropertyState:
+    state = PropertyState("gap")
+    if None in [clip.values.get("silence") for clip in clips] or clips[0].active is None or clips[1].active is None:
+        _, state.reason = _values(clips, "silence")
+        return state
+    factor, score, _ = alignment
+    durations = [clip.values["duration"] for clip in clips]
+    if score < ALIGNED_CORRELATION and abs(durations[1] - durations[0]) <= 0.01 * max(durations):
+        factor, score = 1.0, ALIGNED_CORRELATION  # too short to align by onsets, but the same length: in place
+    if score >= ALIGNED_CORRELATION:
+        first, second = clips
+        unmatched = [
+            _silent_while_other_sounds(first, second, 1 / factor),
+            _silent_while_other_sounds(second, first, factor),
+        ]
+    else:
+        unmatched = _unmatched_gaps(clips)
+    longest = [max((n for _, n in gaps), default=0.0) for gaps in unmatched]
+    state.present = tuple(bool(n >= MEASURES["silence"].threshold) for n in longest)
+    state.numbers = {
+        "audio1_gaps": [[round(s, 2), round(n, 2)] for s, n in unmatched[0]],
+        "audio2_gaps": [[round(s, 2), round(n, 2)] for s, n in unmatched[1]],
+    }
+    state.sign = int(state.present[1]) - int(state.present[0])
+    if state.sign:
+        which = 2 if state.sign > 0 else 1
+        start, length = max(unmatched[which - 1], key=lambda g: g[1])
+        state.sentence = f"Audio {which} has a {length:.1f} s silence at {start:.1f} s where audio {3 - which} sounds."
+    return state
+
+
+def _clipping(clips) -> PropertyState:
+    threshold = MEASURES["clipped"].threshold
+
+    def describe(which, values):
+        return (
+            f"Audio {which} is clipped: {values[which - 1]:.1f}% of its samples sit flat at its peak "
+            f"(audio {3 - which}: {values[2 - which]:.1f}%)."
+        )
+
+    return _presence(clips, "clipping", "clipped", threshold, describe)
+
+
+def _speech(clips) -> PropertyState:
+    threshold = MEASURES["speech"].threshold
+
+    def describe(which, values):
+        other = values[2 - which]
+        rest = "none" if other == 0 else f"{other:.1f} s"
+        return f"Audio {which} has speech ({values[which - 1]:.1f} s), audio {3 - which} {rest}."
+
+    return _presence(clips, "speech", "speech", threshold, describe)
+
+
+def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> Evidence:
+    """The [`Evidence`] from two clips' measurements."""
+    clips = (first, second)
+    alignment = time_scale(first, second)
+    states = [
+        _loudness(clips),
+        _edge(clips, "treble"),
+        _edge(clips, "bass"),
+        _pitch(clips),
+        _speed(clips, alignment),
+        _duration(clips),
+        _noise(clips),
+        _reverb(clips),
+        _clipping(clips),
+        _gap(clips, alignment),
+        _speech(clips),
+    ]
+    return Evidence(clips, {state.name: state for state in states})
+
+
+def compare_clips(audio1, audio2, sampling_rate: int | None = None) -> Evidence:
+    """Measure two clips and say how they differ, with numbers.
+
+    Args:
+        audio1, audio2: the clips, in any form the processor takes: file paths, 1-D or multichannel arrays (give
+            `sampling_rate`), or `{"array", "sampling_rate"}` dicts; any rate, channel count and length.
+        sampling_rate: the rate of array inputs.
+
+    Returns:
+        [`Evidence`]: `.sentences` ("Audio 2 is 8.1 LU quieter than audio 1 (...)"), `.properties` (every
+        property's state, above threshold or not), `.table()` (both clips' measurements) and `.to_dict()`.
+
+    Example:
+
+    ```python
+    >>> from adiff_hf.evidence import compare_clips
+    >>> evidence = compare_clips("take1.wav", "take2.wav")
+    >>> print("\\n".join(evidence.sentences))
+    ```
+    """
+    first, second = measure_clips([audio1, audio2], sampling_rate, names=["audio1", "audio2"])
+    return compare_measurements(first, second)
+
+
+__all__ = ["PRESENCE", "PROPERTIES", "Evidence", "PropertyState", "compare_clips", "compare_measurements", "time_scale"]
