@@ -239,16 +239,16 @@ def _edge(clips, property_name: str) -> PropertyState:
     edges = {1: one, 2: two}
     if property_name == "treble":
         state.sentence = (
-            f"Audio {lacking} is duller (muffled): 85% of its energy lies under {_hz(edges[lacking])}, against "
+            f"Audio {lacking} is duller (muffled): its spectral roll-off (85%) is at {_hz(edges[lacking])}, against "
             f"{_hz(edges[other])} in audio {other}"
         )
         if None not in centroids:
-            shift = abs(centroids[1] - centroids[0])
-            state.sentence += f"; its spectral centroid is {_hz(shift)} lower"
+            shift = centroids[lacking - 1] - centroids[other - 1]
+            state.sentence += f"; its spectral centroid is {_hz(abs(shift))} {'lower' if shift < 0 else 'higher'}"
     else:
         state.sentence = (
-            f"Audio {lacking} is thinner (less bass): its lowest 10% of energy reaches up to {_hz(edges[lacking])}, "
-            f"against {_hz(edges[other])} in audio {other}"
+            f"Audio {lacking} is thinner (less bass): its lowest 10% of spectral magnitude reaches up to "
+            f"{_hz(edges[lacking])}, against {_hz(edges[other])} in audio {other}"
         )
     state.sentence += "."
     return state
@@ -258,9 +258,9 @@ def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[f
     """How many semitones the second clip's long-term spectrum sits above the first's: the lag that best matches
     the two on a log-frequency axis (100 Hz-10 kHz, quarter semitones, each spectrum's tilt removed so that a
     filter is not taken for a shift). Works for unpitched sounds. Returns `(semitones, correlation, at 0)`."""
-    if first.spectrum is None or second.spectrum is None:
+    if first.long_term_spectrum is None or second.long_term_spectrum is None:
         return 0.0, 0.0, 0.0
-    frequencies = np.arange(len(first.spectrum)) * ANALYSIS_RATE / N_FFT
+    frequencies = np.arange(len(first.long_term_spectrum)) * ANALYSIS_RATE / N_FFT
     grid = SHIFT_LOW_HZ * 2 ** (np.arange(SHIFT_STEPS) / (12 * SHIFT_STEPS_PER_SEMITONE))
     axis = np.arange(SHIFT_STEPS)
 
@@ -270,7 +270,7 @@ def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[f
         levels -= np.polyval(np.polyfit(axis, levels, 1), axis)
         return levels
 
-    x, y = log_spectrum(first.spectrum), log_spectrum(second.spectrum)
+    x, y = log_spectrum(first.long_term_spectrum), log_spectrum(second.long_term_spectrum)
 
     def correlation(lag: int) -> float:
         u, w = (x[: len(x) - lag], y[lag:]) if lag >= 0 else (x[-lag:], y[: len(y) + lag])

@@ -54,7 +54,7 @@ def plot_difference(
 
     With `evidence` (from `adiff_hf.evidence.compare_clips`) the pictures are annotated with what was measured:
     each clip's loudness in its title, the silences one clip has where the other sounds shaded, each clip's
-    high-frequency edge (85% of the energy below it) as a dashed line, and the measured differences listed on the
+    85% spectral roll-off as a dashed line, and the measured differences listed on the
     difference panel.
 
     Args:
@@ -122,9 +122,7 @@ def _annotate(axes, evidence, frequencies, seconds: float) -> None:
         if edge is not None and frequencies[0] <= edge <= frequencies[-1]:
             position = float(np.interp(edge, frequencies, np.arange(len(frequencies)))) + 0.5
             axes[index].axhline(position, color="white", linestyle="--", linewidth=1)
-            axes[index].text(
-                0.01 * seconds, position, f" 85% of energy below {edge:.0f} Hz", color="white", va="bottom"
-            )
+            axes[index].text(0.01 * seconds, position, f" 85% roll-off {edge:.0f} Hz", color="white", va="bottom")
         spans = gaps.numbers.get(f"audio{index + 1}_gaps", []) if gaps is not None else []
         for start, length in spans:
             if start < seconds:
