@@ -95,11 +95,12 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="also check this model's answers (e.g. adiff-mini's directory)")
     parser.add_argument("--max-model-pairs", type=int, default=300)
     parser.add_argument("--output", default="benchmarks/results/evidence.json")
+    parser.add_argument("--cost-seconds", type=float, nargs="+", default=[2.5, 5, 10, 30, 60], help="clip lengths")
     args = parser.parse_args()
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "splits": {}}
     for split in args.splits:
         results["splits"][split] = run_split(args.data_dir, split, args.model, args.max_model_pairs)
-    results["cost"] = evidence_cost()
+    results["cost"] = evidence_cost(args.cost_seconds)
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)

@@ -79,6 +79,34 @@ def noise(seconds: float, rate: int = 32000, seed: int = 0, amplitude: float = 0
     return (amplitude * np.random.default_rng(seed).standard_normal(int(seconds * rate))).astype(np.float32)
 
 
+EVIDENCE_RATE = 32_000
+
+
+def melody(
+    rate: int = EVIDENCE_RATE, f0: float = 220.0, note_seconds: float = 0.25, notes: int = 12, harmonics: int = 12
+):
+    """Plucked notes (a harmonic tone with a fast attack and decay), one every `note_seconds`: onsets, a pitch and
+    a spectrum up to several kHz."""
+    steps = [0, 4, 7, 12, 7, 4, 0, 5, 9, 12, 9, 5]
+    out = []
+    for i in range(notes):
+        t = np.arange(int(note_seconds * rate)) / rate
+        frequency = f0 * 2 ** (steps[i % len(steps)] / 12)
+        tone = sum(
+            np.sin(2 * np.pi * k * frequency * t) / k for k in range(1, harmonics + 1) if k * frequency < rate / 2
+        )
+        out.append(tone * np.exp(-t * 6))
+    wave = np.concatenate(out)
+    return (0.4 * wave / np.abs(wave).max()).astype(np.float32)
+
+
+def gapped(wave, start=1.0, seconds=0.4, rate: int = EVIDENCE_RATE):
+    """`wave` with `seconds` of digital silence cut in at `start`."""
+    out = wave.copy()
+    out[int(start * rate) : int((start + seconds) * rate)] = 0
+    return out
+
+
 def make_tiny_adiff(directory, seed: int = 0, **overrides):
     """Save a tiny trainable ADIFF (random weights) with the GPT-2 tokenizer; returns the directory.
 

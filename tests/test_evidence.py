@@ -20,25 +20,11 @@ from adiff_hf.evidence import (
     measure_clip,
     parse_claims,
 )
+from conftest import EVIDENCE_RATE as RATE
+from conftest import gapped as _gapped
+from conftest import melody
 
-RATE = 32_000
 SPEECH = Path(__file__).parent / "data" / "speech_espeak.wav"  # made with: espeak-ng -v en-us -s 150 (16 kHz)
-
-
-def melody(rate: int = RATE, f0: float = 220.0, note_seconds: float = 0.25, notes: int = 12, harmonics: int = 12):
-    """Plucked notes (a harmonic tone with a fast attack and decay), one every `note_seconds`: onsets, a pitch and
-    a spectrum up to several kHz."""
-    steps = [0, 4, 7, 12, 7, 4, 0, 5, 9, 12, 9, 5]
-    out = []
-    for i in range(notes):
-        t = np.arange(int(note_seconds * rate)) / rate
-        frequency = f0 * 2 ** (steps[i % len(steps)] / 12)
-        tone = sum(
-            np.sin(2 * np.pi * k * frequency * t) / k for k in range(1, harmonics + 1) if k * frequency < rate / 2
-        )
-        out.append(tone * np.exp(-t * 6))
-    wave = np.concatenate(out)
-    return (0.4 * wave / np.abs(wave).max()).astype(np.float32)
 
 
 def _filtered(wave, cutoff, kind):
@@ -57,12 +43,6 @@ def _with_noise(wave, snr_db, seed=0):
 def _clipped(wave):
     limit = np.abs(wave).max() * 0.2
     return (np.clip(wave, -limit, limit) / 0.2 * 0.9 * 0.4 / 0.9).astype(np.float32)
-
-
-def _gapped(wave, start=1.0, seconds=0.4):
-    out = wave.copy()
-    out[int(start * RATE) : int((start + seconds) * RATE)] = 0
-    return out
 
 
 @pytest.fixture(scope="module")
