@@ -28,6 +28,9 @@ PROPERTIES = {
 PRESENCE = ("clipping", "gap", "speech")
 SPEED_RANGE = (0.6, 1.7)  # time-scale factors searched when aligning the two clips' envelopes
 ALIGNED_CORRELATION = 0.6
+AUDIBLE_NOISE_SNR = 50.0  # a noise floor further down than this is not heard over the sound
+MIN_DURATION_DIFFERENCE = 0.1  # seconds, with the active-duration ratio
+MIN_DECAY_DIFFERENCE = 0.1  # seconds, with the decay-time ratio
 
 
 @dataclass
@@ -141,8 +144,9 @@ def _values(clips, name):
     return (one, two), None
 
 
-def _ratio_sign(one: float, two: float, threshold: float) -> int:
-    if one <= 0 or two <= 0:
+def _ratio_sign(one: float, two: float, threshold: float, minimum: float = 0.0) -> int:
+    """+1 when `two` is at least `threshold` times `one` (and `minimum` more), -1 the other way round, else 0."""
+    if one <= 0 or two <= 0 or abs(two - one) < minimum:
         return 0
     ratio = two / one
     return 1 if ratio >= threshold else -1 if ratio <= 1 / threshold else 0
@@ -171,29 +175,32 @@ def time_scale(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float
     onset and level envelopes together. Returns `(factor, correlation, correlation unstretched)`; a correlation
     under `ALIGNED_CORRELATION` means the two clips' timing does not match (different recordings).
     """
-    if first.onset_envelope is None or second.onset_envelope is None:
+    if first.envelope_db is None or second.envelope_db is None:
         return 1.0, 0.0, 0.0
-    if min(len(first.onset_envelope), len(second.onset_envelope)) < 8:
-        return 1.0, 0.0, 0.0
-    step = HOP // ENVELOPE_HOP  # level envelopes on the onset envelopes' hop
 
-    def level(clip):
+    def level(clip, step=1):
         envelope = clip.envelope_db[::step]
         return np.maximum(envelope, envelope.max() - 50.0)
 
     factors = np.geomspace(*SPEED_RANGE, 96)
-    one = np.array([1.0])
-    onset = _stretch_scores(first.onset_envelope, second.onset_envelope, np.concatenate([factors, one]))
-    levels = _stretch_scores(level(first), level(second), np.concatenate([factors, one]))
+    with_one = np.concatenate([factors, [1.0]])
     durations = first.values.get("active_duration") or 0.0, second.values.get("active_duration") or 0.0
-    if min(durations) > 0:
-        # the stretches the durations allow (a periodic sound matches at several)
+    if min(len(first.envelope_db), len(second.envelope_db)) >= 8 and min(durations) > 0:
+        # the level envelope at full resolution (11.6 ms), so that clips of a tenth of a second are aligned too;
+        # only the stretches the durations allow (a periodic sound matches at several)
+        levels = _stretch_scores(level(first), level(second), with_one)
         allowed = np.abs(np.log(factors * durations[1] / durations[0])) < np.log(MEASURES["tempo"].threshold)
         if allowed.any():
             best = int(np.flatnonzero(allowed)[np.argmax(levels[:-1][allowed])])
             if levels[best] >= ALIGNED_CORRELATION:
                 return float(factors[best]), float(levels[best]), float(levels[-1])
-    both = (onset + levels) / 2
+    if first.onset_envelope is None or second.onset_envelope is None:
+        return 1.0, 0.0, 0.0
+    if min(len(first.onset_envelope), len(second.onset_envelope)) < 8:
+        return 1.0, 0.0, 0.0
+    step = HOP // ENVELOPE_HOP  # level envelopes on the onset envelopes' hop
+    onset = _stretch_scores(first.onset_envelope, second.onset_envelope, with_one)
+    both = (onset + _stretch_scores(level(first, step), level(second, step), with_one)) / 2
     best = int(np.argmax(both[:-1]))
     return float(factors[best]), float(both[best]), float(both[-1])
 
@@ -364,17 +371,13 @@ def _duration(clips) -> PropertyState:
     if values:
         one, two = values
         state.numbers = {"audio1_s": round(one, 2), "audio2_s": round(two, 2)}
-        ratio_sign = _ratio_sign(one, two, MEASURES["active_duration"].threshold)
-        state.sign = ratio_sign if abs(two - one) >= MIN_DURATION_DIFFERENCE else 0
+        state.sign = _ratio_sign(one, two, MEASURES["active_duration"].threshold, MIN_DURATION_DIFFERENCE)
         if state.sign:
             word = "longer" if two > one else "shorter"
             state.sentence = (
                 f"Audio 2 sounds for {abs(two - one):.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s)."
             )
     return state
-
-
-MIN_DURATION_DIFFERENCE = 0.1
 
 
 def _noise(clips) -> PropertyState:
@@ -389,13 +392,10 @@ def _noise(clips) -> PropertyState:
         if state.sign:
             noisy = 2 if delta > 0 else 1
             state.sentence = (
-                f"Audio {noisy} is noisier: its noise floor sits {abs(delta):.0f} dB closer to the sound "
-                f"(SNR estimate {min(one, two):.0f} vs {max(one, two):.0f} dB)."
+                f"Audio {noisy} is noisier: its signal-to-noise ratio is about {min(one, two):.0f} dB, against "
+                f"{max(one, two):.0f} dB in audio {3 - noisy}."
             )
     return state
-
-
-AUDIBLE_NOISE_SNR = 50.0  # a noise floor further down than this is not heard over the sound
 
 
 def _reverb(clips) -> PropertyState:
@@ -404,8 +404,7 @@ def _reverb(clips) -> PropertyState:
     if values:
         one, two = values
         state.numbers = {"audio1_rt60_s": round(one, 2), "audio2_rt60_s": round(two, 2)}
-        sign = _ratio_sign(one, two, MEASURES["decay"].threshold)
-        state.sign = sign if abs(two - one) >= 0.1 else 0
+        state.sign = _ratio_sign(one, two, MEASURES["decay"].threshold, MIN_DECAY_DIFFERENCE)
         if state.sign:
             wet, dry = (2, 1) if state.sign > 0 else (1, 2)
             times = {1: one, 2: two}
@@ -450,7 +449,7 @@ def _unmatched_gaps(clips) -> list[list[tuple[float, float]]]:
 def _silent_while_other_sounds(clip, other, factor: float) -> list[tuple[float, float]]:
     """Silences of `clip` (after it first sounds) through which `other` sounds for at least the silence threshold,
     on `clip`'s time axis (`other` runs `factor` times as fast). A silence that runs to the end of `clip` counts
-    only when it starts with a cut (30 dB down within two frames), not a natural decay."""
+    only when it starts with a cut (30 dB down within three frames), not a natural decay."""
     hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
     frames = np.arange(len(clip.active))
     positions = np.round(frames / factor).astype(int)
@@ -472,7 +471,7 @@ def _silent_while_other_sounds(clip, other, factor: float) -> list[tuple[float, 
             continue
         if end > sounding[-1]:  # nothing sounds after it: a cut, or just the end of the sound?
             before = clip.envelope_db[max(start - 1, 0)]
-            if before - clip.envelope_db[min(start + 1, len(frames) - 1)] < 30.0:
+            if before - clip.envelope_db[min(start + 2, len(frames) - 1)] < 30.0:
                 continue
         stretches.append((start * hop_seconds, (end - start) * hop_seconds))
     return stretches

@@ -93,7 +93,8 @@ MEASURES = {
             "Hz",
             1.15,
             True,
-            "the long-term spectrum's centre of mass (librosa); 15% is above the brightness JND (~5-10%)",
+            "the spectral centre of mass (librosa) of the same spectrum as the edges; 15% is above the brightness "
+            "JND (~5-10%)",
         ),
         Measure(
             "high_edge",
@@ -119,7 +120,7 @@ MEASURES = {
             "dB",
             3.0,
             False,
-            "geometric over arithmetic mean of the long-term spectrum (librosa), in dB; noise-like is near 0",
+            "geometric over arithmetic mean of the long-term power spectrum (librosa), in dB; noise-like is near 0",
         ),
         Measure(
             "f0",
@@ -386,7 +387,8 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     for measure, share in (("high_edge", 0.85), ("low_edge", 0.10)):
         edge = librosa.feature.spectral_rolloff(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT, roll_percent=share)
         result.set(measure, edge[0, 0])
-    result.set("flatness", 10 * np.log10(librosa.feature.spectral_flatness(S=magnitude, power=1.0)[0, 0] + 1e-12))
+    long_term = np.sqrt(result.long_term_spectrum)[:, None]  # flatness of everything heard, noise included
+    result.set("flatness", 10 * np.log10(librosa.feature.spectral_flatness(S=long_term)[0, 0] + 1e-12))
     result.set("snr", _db(result.long_term_spectrum.sum()) - _db(np.median(noise) * len(noise)))
 
     # onsets, tempo, decay
