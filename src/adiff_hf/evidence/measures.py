@@ -374,7 +374,7 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     energy = heard.sum(axis=0)
     spectrum = heard[:, energy >= np.percentile(energy, 75)].mean(axis=1)
     # the noise floor per frequency: what is left in the quietest tenth of the active frames
-    noise = np.percentile(heard if heard.shape[1] >= 10 else power, 10, axis=1)
+    noise = np.percentile(power, 10, axis=1)  # all frames: the silences between sounds show the floor best
     # the floor's mean power (a percentile of a noisy power underestimates it ~10x): the quietest tenth's average
     floor = heard[:, energy <= np.percentile(energy, 10)].mean(axis=1)
     above_floor = np.where(spectrum > 2.0 * floor, spectrum - floor, 0.0)  # bins 3 dB or more over the floor
