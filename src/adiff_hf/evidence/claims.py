@@ -88,6 +88,13 @@ class Claim:
     measurement: str | None = None
 
     @property
+    def about(self) -> str:
+        """Which clip the claim is about, in words: "audio 1", "audio 2", "both" (identical) or "no clip named"."""
+        if self.clip is not None:
+            return f"audio {self.clip}"
+        return "both" if self.property == "identical" else "no clip named"
+
+    @property
     def sign(self) -> int | None:
         """The direction as audio 2 against audio 1 (+1: audio 2 has more), or None without a clip."""
         if self.clip is None:
@@ -251,9 +258,8 @@ def evidence_report(evidence: Evidence, claims: list[Claim] | None = None) -> st
     if claims is not None:
         lines.append("Claims in the explanation:" if claims else "Claims in the explanation: none that can be parsed.")
         for claim in claims:
-            about = f"audio {claim.clip}" if claim.clip else "both"
             lines.append(
-                f'{OUTCOME_MARKS[claim.outcome]} "{claim.text}" ({about}, {claim.property}): {claim.outcome}'
+                f'{OUTCOME_MARKS[claim.outcome]} "{claim.text}" ({claim.about}, {claim.property}): {claim.outcome}'
                 f" — {claim.measurement}"
             )
     return "\n".join(lines)

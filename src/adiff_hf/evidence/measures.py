@@ -239,7 +239,7 @@ def _clipped_percent(wave: np.ndarray) -> float:
     return 100.0 * lengths[lengths >= 3].sum() / len(wave)
 
 
-def _silences(frame_db: np.ndarray, active: np.ndarray, hop_seconds: float) -> list[tuple[float, float]]:
+def _silences(active: np.ndarray, hop_seconds: float) -> list[tuple[float, float]]:
     """Silent stretches of at least MIN_GAP_SECONDS strictly inside the active span."""
     indices = np.flatnonzero(active)
     if len(indices) < 2:
@@ -355,7 +355,7 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     indices = np.flatnonzero(active)
     active_seconds = (indices[-1] - indices[0] + 1) * hop_seconds if len(indices) else 0.0
     result.set("active_duration", active_seconds)
-    result.gaps = _silences(envelope_db, active, hop_seconds)
+    result.gaps = _silences(active, hop_seconds)
     result.envelope_db, result.active = envelope_db, active
     result.set("level", _db(np.mean(10 ** (envelope_db[active] / 10))) if active.any() else None, "silent")
     result.set("silence", max((length for _, length in result.gaps), default=0.0))

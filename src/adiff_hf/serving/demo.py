@@ -56,7 +56,7 @@ class Explainer:
         rows = [
             [
                 claim.text,
-                f"audio {claim.clip}" if claim.clip else "both",
+                claim.about,
                 f"{OUTCOME_MARKS[claim.outcome]} {claim.outcome}",
                 claim.measurement,
             ]
