@@ -3,7 +3,8 @@
 Everything that enters the model passes through `prepare_waveform`: it downmixes to mono, converts integer
 PCM to float, resamples, and refuses empty or non-finite input with an error that names the input. `load_clip`
 takes any form a user may give a clip in; `is_single_clip` tells one clip from a pair or a list of clips;
-`fit_clip` cuts or fills a clip to the length a model hears.
+`fit_clip` cuts or fills a clip to the length a model hears. `audio_info`, `read_span` and `iter_blocks` read long
+files in bounded memory: what a file holds, one span of it (seeked), or all of it block by block.
 """
 
 import os
@@ -74,19 +75,113 @@ def fit_clip(waveform: np.ndarray, length: int, crop: str = "start", fill: str =
     return np.pad(waveform, (0, length - len(waveform)))
 
 
-def load_audio(path: str | os.PathLike, target_sampling_rate: int) -> np.ndarray:
-    """Read an audio file as mono float32 at `target_sampling_rate`, with errors that name the file."""
+def audio_info(path: str | os.PathLike):
+    """What a file holds (`samplerate`, `frames`, `channels`, `duration`) without reading its samples; errors
+    name the file (missing, empty, unreadable, no samples)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Audio file not found: {path}")
     if os.path.getsize(path) == 0:
         raise ValueError(f"Audio file is empty (0 bytes): {path}")
     try:
-        data, sampling_rate = soundfile.read(path, dtype="float32", always_2d=True)
+        info = soundfile.info(path)
+    except Exception as err:  # soundfile raises several types for unreadable input
+        raise ValueError(f"Could not read audio file {path}: {err}") from err
+    if info.frames <= 0:
+        raise ValueError(f"Audio file has no samples: {path}")
+    return info
+
+
+# read this much more on each side of a span than is kept, so that the resampler's edges fall outside it
+_RESAMPLE_MARGIN_SECONDS = 0.05
+
+
+def read_span(path: str | os.PathLike, start: float, seconds: float, target_sampling_rate: int) -> np.ndarray:
+    """`seconds` of a file from `start` (seconds; either end may lie outside the file, which reads as silence),
+    as mono float32 at `target_sampling_rate`: exactly `round(seconds * target_sampling_rate)` samples.
+
+    Only the frames needed are read (the file is seeked), so the cost does not depend on the file's length.
+    """
+    path = os.fspath(path)
+    info = audio_info(path)
+    rate = info.samplerate
+    length = round(seconds * target_sampling_rate)
+    margin = round(_RESAMPLE_MARGIN_SECONDS * rate) if rate != target_sampling_rate else 0
+    first = round(start * rate)
+    # the frames read: the span and a margin on each side, where the file has them (none before its start, so a
+    # span from 0 resamples exactly as the whole file does)
+    begin, end = max(first - margin, 0), min(first + round(seconds * rate) + margin, info.frames)
+    out = np.zeros(length, dtype=np.float32)
+    if end <= begin:
+        return out
+    try:
+        with soundfile.SoundFile(path) as f:
+            f.seek(begin)
+            block = f.read(end - begin, dtype="float32", always_2d=True).mean(axis=1)
+    except Exception as err:
+        raise ValueError(f"Could not read audio file {path}: {err}") from err
+    if not np.isfinite(block).all():
+        raise ValueError(f"{path}: the waveform contains NaN or infinite samples.")
+    if rate != target_sampling_rate:
+        block = soxr.resample(block, rate, target_sampling_rate).astype(np.float32, copy=False)
+    shift = round((first - begin) * target_sampling_rate / rate)  # where the span starts in `block` (< 0: before it)
+    source, target = max(shift, 0), max(-shift, 0)
+    count = max(0, min(length - target, len(block) - source))
+    out[target : target + count] = block[source : source + count]
+    return out
+
+
+def iter_blocks(path: str | os.PathLike, block_seconds: float, target_sampling_rate: int | None = None):
+    """Yield a file's audio in consecutive mono float32 blocks of about `block_seconds`, resampled as one stream
+    to `target_sampling_rate` (the file's own rate when `None`), never holding more than one block."""
+    path = os.fspath(path)
+    info = audio_info(path)
+    rate = info.samplerate
+    resampler = None
+    if target_sampling_rate is not None and target_sampling_rate != rate:
+        resampler = soxr.ResampleStream(rate, target_sampling_rate, 1, dtype="float32")
+    block_frames = max(1, round(block_seconds * rate))
+    try:
+        with soundfile.SoundFile(path) as f:
+            while True:
+                data = f.read(block_frames, dtype="float32", always_2d=True)
+                last = len(data) < block_frames or f.tell() >= info.frames
+                mono = np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
+                if not np.isfinite(mono).all():
+                    raise ValueError(f"{path}: the waveform contains NaN or infinite samples.")
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=last)
+                if len(mono):
+                    yield mono
+                if last:
+                    return
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"Could not read audio file {path}: {err}") from err
+
+
+def load_audio(
+    path: str | os.PathLike, target_sampling_rate: int, max_seconds: float | None = None, crop: str = "start"
+) -> np.ndarray:
+    """Read an audio file as mono float32 at `target_sampling_rate`, with errors that name the file.
+
+    With `max_seconds`, a longer file is cut where `crop` says (`"start"`, `"center"` or `"random"`) and only
+    those frames are read: a one-hour file costs what its ten heard seconds cost.
+    """
+    info = audio_info(path)
+    if max_seconds is not None and info.frames > round(max_seconds * info.samplerate):
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
+        overflow = info.frames - round(max_seconds * info.samplerate)
+        offset = {"start": 0, "center": overflow // 2}.get(crop)
+        if offset is None:
+            offset = np.random.randint(0, overflow + 1)
+        return read_span(path, offset / info.samplerate, max_seconds, target_sampling_rate)
+    try:
+        data, sampling_rate = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises several types for unreadable input
         raise ValueError(f"Could not read audio file {path}: {err}") from err
     # soundfile gives (samples, channels): average the channels
-    return prepare_waveform(data.mean(axis=1), sampling_rate, target_sampling_rate, name=path)
+    return prepare_waveform(data.mean(axis=1), sampling_rate, target_sampling_rate, name=os.fspath(path))
 
 
 def is_single_clip(item) -> bool:
@@ -97,14 +192,22 @@ def is_single_clip(item) -> bool:
     return isinstance(item, (list, tuple)) and len(item) > 0 and isinstance(item[0], (int, float, np.number))
 
 
-def load_clip(clip, sampling_rate: int | None, target_sampling_rate: int, name: str = "audio") -> np.ndarray:
+def load_clip(
+    clip,
+    sampling_rate: int | None,
+    target_sampling_rate: int,
+    name: str = "audio",
+    max_seconds: float | None = None,
+    crop: str = "start",
+) -> np.ndarray:
     """One clip in any form [`is_single_clip`] accepts, as mono float32 at `target_sampling_rate`.
 
-    A path is read from disk; a dict carries its own sampling rate; an array or a list of samples is at
-    `sampling_rate` (the target rate when `None`). Errors name `name` (or the file).
+    A path is read from disk (with `max_seconds`, only the span `crop` picks, see [`load_audio`]); a dict carries
+    its own sampling rate; an array or a list of samples is at `sampling_rate` (the target rate when `None`).
+    Errors name `name` (or the file).
     """
     if isinstance(clip, (str, os.PathLike)):
-        return load_audio(clip, target_sampling_rate)
+        return load_audio(clip, target_sampling_rate, max_seconds=max_seconds, crop=crop)
     if isinstance(clip, dict):
         if "array" not in clip or "sampling_rate" not in clip:
             raise ValueError(f"{name}: an audio dict needs the keys 'array' and 'sampling_rate', got {list(clip)}.")

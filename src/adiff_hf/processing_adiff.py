@@ -139,24 +139,42 @@ class ADiffProcessor(ProcessorMixin):
         pairs = list(pairs)
         if len(prompts) != len(pairs):
             raise ValueError(f"Got {len(prompts)} prompts (`text`) for {len(pairs)} audio pairs: give one per pair.")
+        data = self.prepare_text(prompts, answer, max_answer_length, return_tensors=None)
+        data["input_features"] = self.prepare_audio(pairs, sampling_rate, crop, return_tensors=None)["input_features"]
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    @property
+    def heard_seconds(self) -> float:
+        """The seconds of each clip the model hears (10 s for ADIFF)."""
+        if self.clip_seconds is not None:
+            return float(self.clip_seconds)
+        return self.feature_extractor.nb_max_samples / self.feature_extractor.sampling_rate
+
+    def prepare_audio(
+        self, audio, sampling_rate: int | None = None, crop: str | None = None, return_tensors: str | None = "pt"
+    ) -> BatchFeature:
+        """The audio side alone: `input_features` `(pairs, 2, ...)` for a list of pairs, exactly as `__call__`
+        makes them. A file longer than what the model hears is read only where it is cut (see `audio_io`)."""
         rate = self.feature_extractor.sampling_rate
+        crop = crop or getattr(self.feature_extractor, "crop", None) or "start"
         clips = []
-        for i, pair in enumerate(pairs):
+        for i, pair in enumerate(audio):
             if is_single_clip(pair) or len(pair) != 2:
                 count = 1 if is_single_clip(pair) else len(pair)
                 raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
-            clips += [load_clip(clip, sampling_rate, rate, f"audio[{i}][{j}]") for j, clip in enumerate(pair)]
-
+            clips += [
+                load_clip(clip, sampling_rate, rate, f"audio[{i}][{j}]", max_seconds=self.heard_seconds, crop=crop)
+                for j, clip in enumerate(pair)
+            ]
         if self.clip_seconds is not None:  # an extractor that only pads to its own window: cut and tile here
             length = round(self.clip_seconds * rate)
-            clips = [fit_clip(clip, length, crop or "start") for clip in clips]
+            clips = [fit_clip(clip, length, crop) for clip in clips]
             features = self.feature_extractor(clips, sampling_rate=rate, return_tensors="np")["input_features"]
         else:
             features = self.feature_extractor(clips, crop=crop, return_tensors="np")["input_features"]
-        data = self.prepare_text(prompts, answer, max_answer_length, return_tensors=None)
         # (pairs, 2, frames, mel_bins) from ADIFF's extractor, (pairs, 2, mel_bins, frames) from Whisper's
-        data["input_features"] = features.reshape(len(pairs), 2, *features.shape[-2:])
-        return BatchFeature(data, tensor_type=return_tensors)
+        features = features.reshape(len(audio), 2, *features.shape[-2:])
+        return BatchFeature({"input_features": features}, tensor_type=return_tensors)
 
     def prepare_text(
         self,
