@@ -131,18 +131,23 @@ def read_span(path: str | os.PathLike, start: float, seconds: float, target_samp
     return out
 
 
-def iter_blocks(path: str | os.PathLike, block_seconds: float, target_sampling_rate: int | None = None):
-    """Yield a file's audio in consecutive mono float32 blocks of about `block_seconds`, resampled as one stream
-    to `target_sampling_rate` (the file's own rate when `None`), never holding more than one block."""
+def iter_blocks(
+    path: str | os.PathLike, block_seconds: float, target_sampling_rate: int | None = None, start: float = 0.0
+):
+    """Yield a file's audio from `start` (seconds) in consecutive mono float32 blocks of about `block_seconds`,
+    resampled as one stream to `target_sampling_rate` (the file's own rate when `None`), never holding more than
+    one block."""
     path = os.fspath(path)
     info = audio_info(path)
     rate = info.samplerate
+    first = min(max(0, round(start * rate)), info.frames)
     resampler = None
     if target_sampling_rate is not None and target_sampling_rate != rate:
         resampler = soxr.ResampleStream(rate, target_sampling_rate, 1, dtype="float32")
     block_frames = max(1, round(block_seconds * rate))
     try:
         with soundfile.SoundFile(path) as f:
+            f.seek(first)
             while True:
                 data = f.read(block_frames, dtype="float32", always_2d=True)
                 last = len(data) < block_frames or f.tell() >= info.frames

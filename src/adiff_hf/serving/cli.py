@@ -2,6 +2,7 @@
 
 adiff-hf explain dog.wav cat.wav --model adiff-base-hf [--tier sentence] [--json] [--plot diff.png] [--evidence]
 adiff-hf measure take1.wav take2.wav [--check "Audio 2 is louder."] [--table] [--json]
+adiff-hf localize take1.wav take2.wav [--top-k 3] [--hop 5] [--json] [--plot timeline.png] [--no-model]
 adiff-hf convert --checkpoint adiff_base.pth --output adiff-base-hf
 adiff-hf train --model_name_or_path adiff-base-hf --train_csv train.csv --stages 1,2,3 --output_dir runs/adiff
 adiff-hf evaluate --model runs/adiff/stage3 --output_dir eval --acd_csv acd_test_*.csv --acd_audio_root ...
@@ -99,6 +100,68 @@ def measure_main(argv: list[str] | None = None) -> dict:
         print(evidence_report(measured, claims))
         if args.table:
             print("\n" + measured.table_markdown())
+    return result
+
+
+def localize_main(argv: list[str] | None = None) -> dict:
+    from ..localization import localize_differences
+
+    parser = argparse.ArgumentParser(
+        prog="adiff-hf localize",
+        description="Find where two recordings of any length differ: align them, score aligned windows by their band "
+        "levels and by what the model hears, merge the differing ones into ranked regions and explain the top ones.",
+    )
+    parser.add_argument("audio1", help="first audio file")
+    parser.add_argument("audio2", help="second audio file")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"model directory or Hub id (default: ${MODEL_ENV}, else adiff-mini, assembled on first use)",
+    )
+    parser.add_argument("--no-model", action="store_true", help="band levels only: no model, no explanations")
+    parser.add_argument("--top-k", type=int, default=3, help="regions to report and explain (default: 3)")
+    parser.add_argument("--window", type=float, default=None, help="window seconds (default: what the model hears)")
+    parser.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
+    parser.add_argument("--offset", type=float, default=None, help="a known offset (audio 2's time of audio 1's 0 s)")
+    parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
+    parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--evidence", action="store_true", help="also measure each region's two spans")
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
+    parser.add_argument("--plot", default=None, help="draw a timeline with the regions shaded to this PNG")
+    args = parser.parse_args(argv)
+    model = processor = None
+    if not args.no_model:
+        import transformers
+
+        from ..backbones.default_model import resolve_model
+
+        args.model = resolve_model(args.model)
+        model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
+        processor = transformers.AutoProcessor.from_pretrained(args.model)
+    generate_kwargs = {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}
+    found = localize_differences(
+        args.audio1,
+        args.audio2,
+        model,
+        processor,
+        window_seconds=args.window,
+        hop_seconds=args.hop,
+        top_k=args.top_k,
+        offset_seconds=args.offset,
+        explain=model is not None,
+        prompt=args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier],
+        evidence=args.evidence,
+        progress=not args.json,
+        **generate_kwargs,
+    )
+    result = found.to_dict()
+    if args.plot:
+        from .plotting import plot_timeline
+
+        names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
+        result["plot"] = plot_timeline(found, args.plot, names)
+    print(json.dumps(result) if args.json else found.report())
     return result
 
 
@@ -224,6 +287,7 @@ def card_main(argv: list[str] | None = None) -> str:
 COMMANDS = {
     "explain": explain_main,
     "measure": measure_main,
+    "localize": localize_main,
     "assemble": assemble_main,
     "convert": convert_main,
     "train": train_main,

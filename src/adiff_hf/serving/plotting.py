@@ -141,4 +141,74 @@ def _annotate(axes, evidence, frequencies, seconds: float) -> None:
     )
 
 
-__all__ = ["plot_difference", "spectrogram_view"]
+
+
+def _pooled(values, points: int = 4000):
+    """`values` max-pooled down to about `points` (an hour of 10 ms frames would be 360,000)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float32)
+    step = max(1, len(values) // points)
+    usable = len(values) // step * step
+    return values[:usable].reshape(-1, step).max(axis=1), step
+
+
+def plot_timeline(localization, path: str | os.PathLike, names: tuple[str, str] = ("audio 1", "audio 2")) -> str:
+    """A timeline of both recordings (their level envelopes, audio 2 shifted by the found offset) and each window's
+    difference score, with the differing regions shaded and labelled by rank (from
+    `adiff_hf.localization.localize_differences`). Time is audio 1's, in seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..localization.alignment import ENVELOPE_RATE
+
+    alignment = localization.alignment
+    figure, axes = plt.subplots(3, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1, 0.8]})
+    for axis, envelope, shift, name in (
+        (axes[0], alignment.envelope1, 0.0, names[0]),
+        (axes[1], alignment.envelope2, -alignment.offset_seconds, names[1]),
+    ):
+        if envelope is not None and len(envelope):
+            pooled, step = _pooled(envelope)
+            floor = max(float(pooled.max()) - 60.0, -100.0)
+            times = np.arange(len(pooled)) * step / ENVELOPE_RATE + shift
+            axis.fill_between(times, floor, np.maximum(pooled, floor), color="tab:blue", linewidth=0)
+            axis.set_ylim(floor, float(pooled.max()) + 3)
+        label = name if axis is axes[0] else f"{name} (shifted {-alignment.offset_seconds:+.3f} s)"
+        axis.set_ylabel("level (dB)")
+        axis.set_title(label, loc="left", fontsize=9)
+    starts = np.array([w.start for w in localization.windows]) + alignment.start1
+    centres = starts + np.array([w.end - w.start for w in localization.windows]) / 2
+    axes[2].plot(centres, [w.score for w in localization.windows], marker=".", color="black", linewidth=1)
+    axes[2].axhline(1.0, color="tab:red", linestyle="--", linewidth=1, label="threshold")
+    axes[2].set_ylabel("difference score")
+    axes[2].set_xlabel("time in audio 1 (s)")
+    axes[2].legend(loc="upper right", fontsize=8)
+    for region in localization.regions:
+        for axis in axes:
+            axis.axvspan(region.start1, region.end1, color="tab:orange", alpha=0.35, linewidth=0)
+        axes[0].annotate(
+            f"#{region.rank}",
+            ((region.start1 + region.end1) / 2, 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="tab:orange",
+        )
+    axes[2].set_xlim(alignment.start1, alignment.start1 + alignment.duration)
+    found = len(localization.regions)
+    figure.suptitle(
+        f"Where the recordings differ: {found} region{'s' if found != 1 else ''}" if found else "No region differs",
+        fontsize=11,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return os.fspath(path)
+
+
+__all__ = ["plot_difference", "plot_timeline", "spectrogram_view"]
