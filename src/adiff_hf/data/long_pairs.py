@@ -38,9 +38,7 @@ def synthetic_sources(rate: int, seed: int = 0) -> list[np.ndarray]:
     sounds = []
     for base in (523.25, 659.25, 392.0, 880.0):
         t = np.arange(int(1.5 * rate)) / rate
-        sounds.append(
-            (np.sin(2 * np.pi * base * t) + 0.5 * np.sin(2 * np.pi * 2.76 * base * t)) * np.exp(-3 * t) * 0.5
-        )
+        sounds.append((np.sin(2 * np.pi * base * t) + 0.5 * np.sin(2 * np.pi * 2.76 * base * t)) * np.exp(-3 * t) * 0.5)
     for low in (300.0, 1200.0):
         t = np.arange(int(0.8 * rate)) / rate
         sounds.append(np.sin(2 * np.pi * low * t * (1 + 2 * t)) * np.hanning(len(t)) * 0.4)
@@ -86,8 +84,12 @@ def _changed(wave: np.ndarray, change: str, rate: int) -> np.ndarray:
         at = max(0, (len(wave) - len(event)) // 2)
         out[at : at + len(event)] += event[: len(wave) - at]
         return out
-    target = {"mute": lambda w: np.zeros_like(w), "level": lambda w: w * 10 ** (9 / 20), "filter": None}[change]
-    target = target(wave) if target is not None else _lowpass(wave, rate)
+    if change == "mute":
+        target = np.zeros_like(wave)
+    elif change == "level":
+        target = wave * 10 ** (9 / 20)
+    else:
+        target = _lowpass(wave, rate)
     fade = np.ones(len(wave), dtype=np.float32)
     ramp = min(len(wave) // 2, int(0.02 * rate))
     fade[:ramp], fade[len(wave) - ramp :] = np.linspace(0, 1, ramp), np.linspace(1, 0, ramp)

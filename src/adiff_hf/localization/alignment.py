@@ -72,8 +72,8 @@ def level_envelope(path, block_seconds: float = 30.0, progress=None) -> np.ndarr
     """The file's level in dB (mean square, 0 dB = full scale) per 10 ms frame, read in blocks of `block_seconds`."""
     hop = ANALYSIS_RATE // ENVELOPE_RATE
     levels, rest = [], np.zeros(0, dtype=np.float32)
-    for block in iter_blocks(path, block_seconds, ANALYSIS_RATE):
-        block = np.concatenate([rest, block])
+    for new in iter_blocks(path, block_seconds, ANALYSIS_RATE):
+        block = np.concatenate([rest, new])
         frames = len(block) // hop
         power = np.square(block[: frames * hop], dtype=np.float64).reshape(frames, hop).mean(axis=1)
         levels.append(10 * np.log10(power + 1e-12))

@@ -109,9 +109,7 @@ class Localization:
             lines = [f"Aligned: the recordings start together (confidence {a.confidence:.2f})."]
         else:
             later = "audio 2" if a.offset_seconds > 0 else "audio 1"
-            lines = [
-                f"Aligned: {later} starts {abs(a.offset_seconds):.3f} s later (confidence {a.confidence:.2f})."
-            ]
+            lines = [f"Aligned: {later} starts {abs(a.offset_seconds):.3f} s later (confidence {a.confidence:.2f})."]
         lines[0] += f" Compared {format_time(a.duration)} in {len(self.windows)} windows of {self.window_seconds:g} s."
         if not self.regions:
             top = max(self.windows, key=lambda w: w.score, default=None)
@@ -172,7 +170,7 @@ def _band_levels(samples: np.ndarray, frames: int, matrix: np.ndarray) -> np.nda
     return np.maximum(10 * np.log10(power @ matrix + 1e-20), _FLOOR_DB).astype(np.float32)
 
 
-def band_level_streams(alignment: Alignment, audio1, audio2, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def band_level_streams(alignment: Alignment, audio1, audio2, progress=None) -> tuple[np.ndarray, ...]:
     """Both recordings' band levels over their common span, `(frames, bands)` each in dB, and the band edges.
 
     The two files are read once, in 10 s blocks, in aligned time.
@@ -435,9 +433,7 @@ def _explain(regions, model, processor, audio1, audio2, window, prompt, batch_si
     rate = processor.feature_extractor.sampling_rate
     for first in range(0, len(regions), batch_size):
         batch = regions[first : first + batch_size]
-        pairs = [
-            (read_span(audio1, r.heard1, window, rate), read_span(audio2, r.heard2, window, rate)) for r in batch
-        ]
+        pairs = [(read_span(audio1, r.heard1, window, rate), read_span(audio2, r.heard2, window, rate)) for r in batch]
         inputs = processor(text=[prompt] * len(batch), audio=pairs, sampling_rate=rate).to(model.device)
         inputs["input_features"] = inputs["input_features"].to(model.dtype)
         texts = processor.batch_decode(model.generate(**inputs, **generate_kwargs))

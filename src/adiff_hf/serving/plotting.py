@@ -141,8 +141,6 @@ def _annotate(axes, evidence, frequencies, seconds: float) -> None:
     )
 
 
-
-
 def _pooled(values, points: int = 4000):
     """`values` max-pooled down to about `points` (an hour of 10 ms frames would be 360,000)."""
     import numpy as np
