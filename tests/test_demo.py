@@ -66,8 +66,9 @@ def test_upload_two_files_and_read_the_explanation(server, tiny_adiff_dir, clips
 
     assert os.path.exists(CHROMIUM), "the browser test needs Debian's chromium (apt-get install chromium)"
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=8)
-    expected, _, differences, claims = explainer(str(clips["tone"]), str(clips["noise"]), "few_words")
+    expected, _, differences, claims, timeline, regions = explainer(str(clips["tone"]), str(clips["noise"]), "few_words")
     assert differences and all(row[0].startswith("Audio") for row in differences)
+    assert timeline is None and regions == []  # short clips are not localised
     with sync_playwright() as playwright:
         # a fresh profile directory per run
         browser = playwright.chromium.launch_persistent_context(
@@ -104,7 +105,7 @@ def test_a_missing_recording_is_reported_not_crashed(tiny_adiff_dir, clips):
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=4)
     with pytest.raises(ValueError, match="Give two recordings"):
         explainer(str(clips["tone"]), None)
-    text, picture, differences, _ = explainer(str(clips["tone"]), str(clips["tone"]), "caption_first")
+    text, picture, differences, _, _, _ = explainer(str(clips["tone"]), str(clips["tone"]), "caption_first")
     assert isinstance(text, str) and os.path.getsize(picture) > 10_000
     assert differences == [["No measured difference above the thresholds."]]
 
@@ -113,7 +114,7 @@ def test_contradicted_claims_are_marked(tiny_adiff_dir, clips, monkeypatch):
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=4)
     # the tiny model's words are random: give it an explanation whose claims the audio decides
     monkeypatch.setattr(explainer.processor, "batch_decode", lambda ids: ["Audio 2 is louder. Audio 1 has speech."])
-    _, _, _, rows = explainer(str(clips["tone"]), str(clips["tone"]), "few_words")
+    _, _, _, rows, _, _ = explainer(str(clips["tone"]), str(clips["tone"]), "few_words")
     assert [row[:3] for row in rows] == [
         ["louder", "audio 2", "✗ contradicted"],
         ["speech", "audio 1", "✗ contradicted"],

@@ -1,6 +1,7 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
 import importlib
+import os
 
 from transformers import Pipeline
 
@@ -26,6 +27,11 @@ class AudioDifferencePipeline(Pipeline):
     `adiff_hf.evidence.compare_clips`) and `claims` (each claim of the text marked supported, contradicted or not
     checkable against them).
 
+    With `localize=True` (two file paths of any length) the pipeline finds where the recordings differ and explains
+    each place instead: `pipe("take1.wav", "take2.wav", localize=True, top_k=3, hop_seconds=5)` returns
+    `adiff_hf.localization.Localization.to_dict()` (the alignment, every window's scores, the ranked regions with
+    their time spans and explanations; with `return_evidence=True` each region's measured differences too).
+
     Example:
 
     ```python
@@ -49,12 +55,14 @@ class AudioDifferencePipeline(Pipeline):
         self.tokenizer = None
         self.feature_extractor = self.processor.feature_extractor
 
-    def __call__(self, audio1, audio2=None, return_evidence: bool = False, **kwargs):
+    def __call__(self, audio1, audio2=None, return_evidence: bool = False, localize: bool = False, **kwargs):
+        if localize:
+            return self._localize(audio1, audio2, return_evidence, **kwargs)
         inputs = self._pairs(audio1, audio2)
         outputs = super().__call__(inputs, **kwargs)
         if not return_evidence:
             return outputs
-        evidence = self._evidence_module()
+        evidence = self._package_module()
         single = isinstance(inputs, dict)
         for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
             measured = evidence.compare_clips(pair["audio1"], pair["audio2"], sampling_rate=kwargs.get("sampling_rate"))
@@ -63,14 +71,44 @@ class AudioDifferencePipeline(Pipeline):
                 result["claims"] = [c.to_dict() for c in evidence.check_claims(result["generated_text"], measured)]
         return outputs
 
+    def _localize(
+        self,
+        audio1,
+        audio2,
+        return_evidence: bool,
+        prompt: str | None = None,
+        tier: str | None = None,
+        top_k: int = 3,
+        window_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        offset_seconds: float | None = None,
+        **generate_kwargs,
+    ) -> dict:
+        if not all(isinstance(a, (str, os.PathLike)) for a in (audio1, audio2)):
+            raise ValueError("localize=True takes two file paths: long recordings are read in blocks from disk.")
+        preprocess, _, _ = self._sanitize_parameters(prompt=prompt, tier=tier)
+        found = self._package_module("adiff_hf.localization", "localize=True").localize_differences(
+            audio1,
+            audio2,
+            self.model,
+            self.processor,
+            window_seconds=window_seconds,
+            hop_seconds=hop_seconds,
+            top_k=top_k,
+            offset_seconds=offset_seconds,
+            explain=True,
+            prompt=preprocess.get("prompt"),
+            evidence=return_evidence,
+            **generate_kwargs,
+        )
+        return found.to_dict()
+
     @staticmethod
-    def _evidence_module():
+    def _package_module(name: str = "adiff_hf.evidence", option: str = "return_evidence=True"):
         try:  # by name, not relatively: a pipeline saved as remote code runs without it
-            return importlib.import_module("adiff_hf.evidence")
+            return importlib.import_module(name)
         except ImportError as error:
-            raise ImportError(
-                "return_evidence=True needs the adiff-hf package installed (pip install adiff-hf)."
-            ) from error
+            raise ImportError(f"{option} needs the adiff-hf package installed (pip install adiff-hf).") from error
 
     @staticmethod
     def _pairs(audio1, audio2):

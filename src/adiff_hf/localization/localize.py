@@ -212,10 +212,10 @@ def band_level_streams(alignment: Alignment, audio1, audio2, progress=None) -> t
     return np.concatenate(levels[0]), np.concatenate(levels[1]), edges
 
 
-def frame_differences(levels1: np.ndarray, levels2: np.ndarray) -> np.ndarray:
-    """Per 100 ms frame: the mean absolute band-level difference (dB), smoothed over 0.5 s."""
+def frame_differences(levels1: np.ndarray, levels2: np.ndarray, smooth: bool = True) -> np.ndarray:
+    """Per 100 ms frame: the mean absolute band-level difference (dB), smoothed over 0.5 s unless `smooth=False`."""
     raw = np.abs(levels1 - levels2).mean(axis=1)
-    return np.convolve(raw, np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES, mode="same")
+    return np.convolve(raw, np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES, mode="same") if smooth else raw
 
 
 def window_starts(duration: float, window: float, hop: float) -> list[float]:
@@ -366,7 +366,7 @@ def localize_differences(
         end = min(start + window, alignment.duration)
         windows.append(WindowScore(start, end, value, distance, float(score)))
 
-    regions = _regions(windows, differences, levels1, levels2, edges, alignment, signal_threshold_db)[:top_k]
+    regions = _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db)[:top_k]
     for rank, region in enumerate(regions, start=1):
         region.rank = rank
         centre = (region.start1 + region.end1) / 2 - alignment.start1  # in the common span's time
@@ -385,7 +385,7 @@ def localize_differences(
     return Localization(str(audio1), str(audio2), alignment, window, hop, windows, regions, thresholds)
 
 
-def _regions(windows, differences, levels1, levels2, edges, alignment, signal_threshold_db) -> list[Region]:
+def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -> list[Region]:
     """Differing windows that overlap or touch, merged; trimmed to the frames above the signal threshold; ranked."""
     groups, current = [], []
     for window in windows:
@@ -401,8 +401,10 @@ def _regions(windows, differences, levels1, levels2, edges, alignment, signal_th
     for group in groups:
         start, end = group[0].start, group[-1].end
         first, last = int(round(start / FRAME_SECONDS)), int(np.ceil(end / FRAME_SECONDS))
-        above = np.flatnonzero(differences[first:last] >= signal_threshold_db)
-        if len(above):  # trimmed to where the band levels differ
+        above = np.flatnonzero(
+            frame_differences(levels1[first:last], levels2[first:last], smooth=False) >= signal_threshold_db
+        )
+        if len(above):  # trimmed to the frames whose band levels differ (unsmoothed, so the edges stay sharp)
             first, last = first + int(above[0]), first + int(above[-1]) + 1
             start, end = first * FRAME_SECONDS, min(last * FRAME_SECONDS, alignment.duration)
         change, summary = _summary(levels1[first:last], levels2[first:last], edges)

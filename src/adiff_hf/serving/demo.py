@@ -1,6 +1,7 @@
 """The Gradio demo: two recordings in (upload or microphone); out come an explanation, a spectrogram difference
 annotated with what was measured, the measured differences and each claim of the explanation checked against them
-(contradicted claims marked ✗)."""
+(contradicted claims marked ✗). Recordings longer than twice what the model hears are localised first: a timeline
+with the differing regions shaded, a table of the regions with their explanations, and the rest for region #1."""
 
 import os
 import tempfile
@@ -19,6 +20,7 @@ TIER_LABELS = {
 
 CLAIM_HEADERS = ["claim in the explanation", "about", "check", "measurement"]
 DIFFERENCE_HEADERS = ["measured difference"]
+REGION_HEADERS = ["#", "audio 1", "audio 2", "what the levels show", "explanation"]
 
 
 class Explainer:
@@ -34,22 +36,60 @@ class Explainer:
         self.generate_kwargs = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
         self.pictures = tempfile.mkdtemp(prefix="adiff-demo-")
 
-    def __call__(
-        self, audio1: str | None, audio2: str | None, tier: str = "detail"
-    ) -> tuple[str, str, list[list[str]], list[list[str]]]:
-        """The explanation, the annotated picture's path, the measured differences (rows of one cell) and the
-        claims checked (rows of `CLAIM_HEADERS`)."""
-        from ..evidence import OUTCOME_MARKS, check_claims, compare_clips
-        from .plotting import plot_difference
+    def __call__(self, audio1: str | None, audio2: str | None, tier: str = "detail") -> tuple:
+        """The explanation, the annotated picture's path, the measured differences (rows of one cell), the claims
+        checked (rows of `CLAIM_HEADERS`), the timeline's path (`None` for short recordings) and the differing
+        regions (rows of `REGION_HEADERS`; empty for short recordings)."""
+        from ..audio_io import audio_info, read_span
 
         if not audio1 or not audio2:
             raise ValueError("Give two recordings: upload or record both audio 1 and audio 2.")
-        inputs = self.processor(text=TIER_PROMPTS[tier], audio=(audio1, audio2))
-        explanation = self.processor.batch_decode(self.model.generate(**inputs, **self.generate_kwargs))[0]
-        evidence = compare_clips(audio1, audio2)
+        heard = self.processor.heard_seconds
+        longest = max(audio_info(audio1).duration, audio_info(audio2).duration)
+        if longest <= 2 * heard:
+            return (*self._explain_pair(audio1, audio2, tier), None, [])
+        from ..localization import format_time, localize_differences
+        from .plotting import plot_timeline
+
+        found = localize_differences(
+            audio1, audio2, self.model, self.processor, explain=True, prompt=TIER_PROMPTS[tier], **self.generate_kwargs
+        )
+        timeline = self._picture_path("timeline")
+        plot_timeline(found, timeline, (os.path.basename(audio1), os.path.basename(audio2)))
+        rows = [
+            [
+                str(r.rank),
+                f"{format_time(r.start1)}-{format_time(r.end1)}",
+                f"{format_time(r.start2)}-{format_time(r.end2)}",
+                r.summary,
+                r.explanation or "",
+            ]
+            for r in found.regions
+        ]
+        if not found.regions:
+            return found.report(), None, [], [], timeline, rows
+        top, rate = found.regions[0], self.processor.feature_extractor.sampling_rate
+        spans = tuple(read_span(p, t, heard, rate) for p, t in ((audio1, top.heard1), (audio2, top.heard2)))
+        _, picture, differences, claims = self._explain_pair(*spans, tier, rate, explanation=top.explanation)
+        return found.report(), picture, differences, claims, timeline, rows
+
+    def _picture_path(self, kind: str) -> str:
+        return os.path.join(self.pictures, f"{kind}-{len(os.listdir(self.pictures))}.png")
+
+    def _explain_pair(self, audio1, audio2, tier: str, sampling_rate: int | None = None, explanation=None):
+        from ..evidence import OUTCOME_MARKS, check_claims, compare_clips
+        from .plotting import plot_difference
+
+        inputs = self.processor(text=TIER_PROMPTS[tier], audio=(audio1, audio2), sampling_rate=sampling_rate)
+        if explanation is None:
+            explanation = self.processor.batch_decode(self.model.generate(**inputs, **self.generate_kwargs))[0]
+        evidence = compare_clips(audio1, audio2, sampling_rate=sampling_rate)
         claims = check_claims(explanation, evidence)
-        names = (os.path.basename(audio1), os.path.basename(audio2))
-        picture = os.path.join(self.pictures, f"difference-{len(os.listdir(self.pictures))}.png")
+        names = tuple(
+            os.path.basename(a) if isinstance(a, str) else f"audio {i} (region #1)"
+            for i, a in enumerate((audio1, audio2), start=1)
+        )
+        picture = self._picture_path("difference")
         features = inputs["input_features"][0].numpy()
         plot_difference(features, explanation, picture, self.processor, names, evidence)
         differences = [[sentence] for sentence in evidence.sentences]
@@ -81,7 +121,8 @@ def build_demo(model_name_or_path: str, max_new_tokens: int | None = None):
     with gr.Blocks(title="ADIFF: how do these two recordings differ?") as demo:
         gr.Markdown(
             "# ADIFF: how do these two recordings differ?\n"
-            "Upload or record two clips (the first 10 s of each are heard) and pick how much detail you want."
+            "Upload or record two clips and pick how much detail you want. The model hears 10 s of each; recordings "
+            "longer than 20 s are first searched for where they differ, and each place is explained."
         )
         with gr.Row():
             audio1 = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio 1", elem_id="audio1")
@@ -97,8 +138,12 @@ def build_demo(model_name_or_path: str, max_new_tokens: int | None = None):
         )
         differences = gr.Dataframe(headers=DIFFERENCE_HEADERS, label="Measured differences", elem_id="differences")
         picture = gr.Image(label="Log-mel spectrograms and their difference", type="filepath", elem_id="picture")
-        button.click(explain, inputs=[audio1, audio2, tier], outputs=[text, picture, differences, claims])
+        timeline = gr.Image(label="Where long recordings differ", type="filepath", elem_id="timeline")
+        regions = gr.Dataframe(headers=REGION_HEADERS, label="Differing regions", elem_id="regions", wrap=True)
+        button.click(
+            explain, inputs=[audio1, audio2, tier], outputs=[text, picture, differences, claims, timeline, regions]
+        )
     return demo
 
 
-__all__ = ["CLAIM_HEADERS", "DIFFERENCE_HEADERS", "Explainer", "TIER_LABELS", "build_demo"]
+__all__ = ["CLAIM_HEADERS", "DIFFERENCE_HEADERS", "REGION_HEADERS", "Explainer", "TIER_LABELS", "build_demo"]
