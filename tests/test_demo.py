@@ -66,7 +66,8 @@ def test_upload_two_files_and_read_the_explanation(server, tiny_adiff_dir, clips
 
     assert os.path.exists(CHROMIUM), "the browser test needs Debian's chromium (apt-get install chromium)"
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=8)
-    expected, _, differences, claims, timeline, regions = explainer(str(clips["tone"]), str(clips["noise"]), "few_words")
+    outputs = explainer(str(clips["tone"]), str(clips["noise"]), "few_words")
+    expected, _, differences, claims, timeline, regions = outputs
     assert differences and all(row[0].startswith("Audio") for row in differences)
     assert timeline is None and regions == []  # short clips are not localised
     with sync_playwright() as playwright:

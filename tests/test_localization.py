@@ -200,3 +200,26 @@ def test_long_files_are_read_in_bounded_memory(tmp_path):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert found.regions == [] and peak < 40e6, peak
+
+
+def test_the_localisation_benchmark_scores_and_costs(tmp_path):
+    """The benchmark's script on a small set (band levels only): a row per kind, offsets right, costs measured."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    command = [sys.executable, str(REPO / "benchmarks" / "bench_localization.py"), str(tmp_path), "--model", "none"]
+    command += ["--per-change", "1", "--minutes", "0.75", "--cost-minutes", "0.5", "--read-minutes", "0.5"]
+    run = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((tmp_path / "bench_localization.json").read_text())
+    assert list(results["accuracy"]) == [*LONG_CHANGES, "all"]
+    assert results["accuracy"]["all"]["pairs"] == 4 and results["accuracy"]["all"]["top_overlaps"] == 1.0
+    assert results["accuracy"]["all"]["max_offset_error_ms"] < 10 and results["misses"] == []
+    (cost,) = results["cost"]
+    assert cost["windows"] == 5 and cost["windows_heard_by_model"] == 0 and cost["seconds"] > 0
+    assert cost["peak_rss_mb"] >= cost["rss_before_mb"] > 0
+    assert "| all | 4 | 100% | 100% |" in run.stdout
+    reads = results["ten_second_path"]
+    assert reads["whole"]["samples"] == reads["heard"]["samples"] == 320000

@@ -7,7 +7,8 @@
 3. Windows of the model's length (10 s) every `hop` seconds get the largest smoothed difference inside them
    (`signal_db`) and, with a model, the cosine distance between the audio tower's embeddings of the two windows
    (`model_distance`: what the model itself hears). Windows whose every frame matches within `screen` of the
-   signal threshold are not sent to the model (it costs ~0.3 s a clip on 2 cores); `screen=0` sends them all.
+   signal threshold are not sent to the model (it costs ~0.3 s a clip on 2 cores; their `model_distance` stays
+   `None`); `screen=0` sends them all.
 4. A window differs when `max(signal_db / signal_threshold_db, model_distance / model_threshold)` reaches 1.
    Differing windows that overlap or touch merge into a region, trimmed to the frames above the signal
    threshold; regions are ranked by that score.
@@ -356,8 +357,7 @@ def localize_differences(
                 model, processor, alignment, audio1, audio2, [starts[i] for i in heard], window, batch_size, bar
             )
         for i, value in zip(heard, found, strict=True):
-            model_distances[i] = value
-        model_distances = [0.0 if d is None else d for d in model_distances]
+            model_distances[i] = value  # the screened-out windows keep None: not heard by the model
     windows = []
     for start, value, distance in zip(starts, signal, model_distances, strict=True):
         score = value / signal_threshold_db
