@@ -371,7 +371,7 @@ def localize_differences(
         region.rank = rank
         centre = (region.start1 + region.end1) / 2 - alignment.start1  # in the common span's time
         heard = float(min(max(0.0, centre - window / 2), max(0.0, alignment.duration - window)))
-        region.heard1, region.heard2 = heard + alignment.start1, heard + alignment.start2
+        region.heard1, region.heard2 = round(heard + alignment.start1, 3), round(heard + alignment.start2, 3)
     if explain and regions:
         _explain(regions, model, processor, audio1, audio2, window, prompt, batch_size, **generate_kwargs)
     if evidence and regions:
@@ -413,10 +413,10 @@ def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -
         regions.append(
             Region(
                 rank=0,
-                start1=start + alignment.start1,
-                end1=end + alignment.start1,
-                start2=start + alignment.start2,
-                end2=end + alignment.start2,
+                start1=round(start + alignment.start1, 3),  # to the millisecond: frames are 100 ms
+                end1=round(end + alignment.start1, 3),
+                start2=round(start + alignment.start2, 3),
+                end2=round(end + alignment.start2, 3),
                 score=best.score,
                 signal_db=max(w.signal_db for w in group),
                 model_distance=max(distances) if distances else None,
