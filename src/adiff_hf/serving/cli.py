@@ -19,8 +19,9 @@ from ..backbones.default_model import MODEL_ENV
 from ..prompts import TIER_PROMPTS
 
 
-def _explain_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="adiff-hf explain", description="Explain how two recordings differ.")
+def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The options every model command on a pair shares: the two files, the model, the prompt, the output form."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("audio1", help="first audio file")
     parser.add_argument("audio2", help="second audio file")
     parser.add_argument(
@@ -30,9 +31,27 @@ def _explain_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
-    parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
+    return parser
+
+
+def _load(model: str | None):
+    """The model (`$ADIFF_HF_MODEL` or adiff-mini when `None`), in eval mode, and its processor."""
+    import transformers
+
+    from ..backbones.default_model import resolve_model
+
+    path = resolve_model(model)
+    return (
+        transformers.AutoModelForMultimodalLM.from_pretrained(path).eval(),
+        transformers.AutoProcessor.from_pretrained(path),
+    )
+
+
+def _explain_parser() -> argparse.ArgumentParser:
+    parser = _pair_parser("adiff-hf explain", "Explain how two recordings differ.")
+    parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--plot", default=None, help="also draw both log-mels and their difference to this PNG")
     parser.add_argument(
         "--evidence",
@@ -44,14 +63,9 @@ def _explain_parser() -> argparse.ArgumentParser:
 
 def explain_main(argv: list[str] | None = None) -> dict:
     args = _explain_parser().parse_args(argv)
-    import transformers
-
-    from ..backbones.default_model import resolve_model
     from . import plotting
 
-    args.model = resolve_model(args.model)
-    model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
-    processor = transformers.AutoProcessor.from_pretrained(args.model)
+    model, processor = _load(args.model)
     prompt = args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier]
     inputs = processor(text=prompt, audio=(args.audio1, args.audio2))
     generate_kwargs = {"num_beams": args.num_beams}
@@ -106,39 +120,20 @@ def measure_main(argv: list[str] | None = None) -> dict:
 def localize_main(argv: list[str] | None = None) -> dict:
     from ..localization import localize_differences
 
-    parser = argparse.ArgumentParser(
-        prog="adiff-hf localize",
-        description="Find where two recordings of any length differ: align them, score aligned windows by their band "
-        "levels and by what the model hears, merge the differing ones into ranked regions and explain the top ones.",
-    )
-    parser.add_argument("audio1", help="first audio file")
-    parser.add_argument("audio2", help="second audio file")
-    parser.add_argument(
-        "--model",
-        default=None,
-        help=f"model directory or Hub id (default: ${MODEL_ENV}, else adiff-mini, assembled on first use)",
+    parser = _pair_parser(
+        "adiff-hf localize",
+        "Find where two recordings of any length differ: align them, score aligned windows by their band levels and "
+        "by what the model hears, merge the differing ones into ranked regions and explain the top ones.",
     )
     parser.add_argument("--no-model", action="store_true", help="band levels only: no model, no explanations")
     parser.add_argument("--top-k", type=int, default=3, help="regions to report and explain (default: 3)")
     parser.add_argument("--window", type=float, default=None, help="window seconds (default: what the model hears)")
     parser.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
     parser.add_argument("--offset", type=float, default=None, help="a known offset (audio 2's time of audio 1's 0 s)")
-    parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
-    parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--evidence", action="store_true", help="also measure each region's two spans")
-    parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
     parser.add_argument("--plot", default=None, help="draw a timeline with the regions shaded to this PNG")
     args = parser.parse_args(argv)
-    model = processor = None
-    if not args.no_model:
-        import transformers
-
-        from ..backbones.default_model import resolve_model
-
-        args.model = resolve_model(args.model)
-        model = transformers.AutoModelForMultimodalLM.from_pretrained(args.model).eval()
-        processor = transformers.AutoProcessor.from_pretrained(args.model)
+    model, processor = (None, None) if args.no_model else _load(args.model)
     generate_kwargs = {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}
     found = localize_differences(
         args.audio1,
