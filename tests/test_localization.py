@@ -47,6 +47,10 @@ def test_other_rates_and_channels_and_a_negative_offset_align(pairs, tmp_path):
     alignment = align_recordings(pairs["event"].audio1, tmp_path / "stereo.wav")
     assert alignment.offset_seconds == pytest.approx(-1.5, abs=0.01)
     assert alignment.sampling_rate2 == 44100 and alignment.start1 == pytest.approx(1.5, abs=0.01)
+    # the same content once aligned: no region; windows are in audio 1's time, from where audio 2 begins
+    found = localize_differences(pairs["event"].audio1, tmp_path / "stereo.wav")
+    assert found.regions == [] and found.windows[0].start == pytest.approx(1.5, abs=0.01)
+    assert found.windows[-1].end == pytest.approx(60.0, abs=0.01)
 
 
 @pytest.mark.parametrize(

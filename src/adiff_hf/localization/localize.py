@@ -38,7 +38,8 @@ SCREEN = 0.25
 
 @dataclass
 class WindowScore:
-    """One window of the aligned recordings: `start`–`end` in audio 1's time."""
+    """One window of the aligned recordings: `start`–`end` in audio 1's time (audio 2's is `+ offset_seconds`).
+    `model_distance` is `None` where the model did not hear the window (no model, or screened out)."""
 
     start: float
     end: float
@@ -364,7 +365,7 @@ def localize_differences(
         if distance is not None:
             score = max(score, distance / model_threshold)
         end = min(start + window, alignment.duration)
-        windows.append(WindowScore(start, end, value, distance, float(score)))
+        windows.append(WindowScore(start + alignment.start1, end + alignment.start1, value, distance, float(score)))
 
     regions = _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db)[:top_k]
     for rank, region in enumerate(regions, start=1):
@@ -399,7 +400,7 @@ def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -
         groups.append(current)
     regions = []
     for group in groups:
-        start, end = group[0].start, group[-1].end
+        start, end = group[0].start - alignment.start1, group[-1].end - alignment.start1  # the common span's time
         first, last = int(round(start / FRAME_SECONDS)), int(np.ceil(end / FRAME_SECONDS))
         above = np.flatnonzero(
             frame_differences(levels1[first:last], levels2[first:last], smooth=False) >= signal_threshold_db

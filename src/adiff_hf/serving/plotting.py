@@ -178,8 +178,7 @@ def plot_timeline(localization, path: str | os.PathLike, names: tuple[str, str] 
         label = name if axis is axes[0] else f"{name} (shifted {-alignment.offset_seconds:+.3f} s)"
         axis.set_ylabel("level (dB)")
         axis.set_title(label, loc="left", fontsize=9)
-    starts = np.array([w.start for w in localization.windows]) + alignment.start1
-    centres = starts + np.array([w.end - w.start for w in localization.windows]) / 2
+    centres = np.array([(w.start + w.end) / 2 for w in localization.windows])
     axes[2].plot(centres, [w.score for w in localization.windows], marker=".", color="black", linewidth=1)
     axes[2].axhline(1.0, color="tab:red", linestyle="--", linewidth=1, label="threshold")
     axes[2].set_ylabel("difference score")
