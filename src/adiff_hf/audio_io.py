@@ -48,6 +48,16 @@ CROP_MODES = ("start", "center", "random")
 FILL_MODES = ("repeat", "repeatpad", "pad")
 
 
+def crop_offset(overflow: int, crop: str) -> int:
+    """Where a clip `overflow` samples too long is cut: at 0 (`"start"`), in the middle (`"center"`) or anywhere
+    (`"random"`, the release's choice, for training)."""
+    if crop == "start":
+        return 0
+    if crop == "center":
+        return overflow // 2
+    return int(np.random.randint(0, overflow + 1))
+
+
 def fit_clip(waveform: np.ndarray, length: int, crop: str = "start", fill: str = "repeat") -> np.ndarray:
     """`waveform` cut or filled to exactly `length` samples, as ADIFF's release does for its 10 s clips.
 
@@ -64,9 +74,7 @@ def fit_clip(waveform: np.ndarray, length: int, crop: str = "start", fill: str =
         raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}.")
     overflow = len(waveform) - length
     if overflow > 0:
-        offset = {"start": 0, "center": overflow // 2}.get(crop)
-        if offset is None:
-            offset = np.random.randint(0, overflow + 1)
+        offset = crop_offset(overflow, crop)
         return waveform[offset : offset + length]
     if len(waveform) < length and fill == "repeat":
         waveform = np.tile(waveform, length // len(waveform) + 1)[:length]
@@ -120,10 +128,7 @@ def read_span(path: str | os.PathLike, start: float, seconds: float, target_samp
             block = f.read(end - begin, dtype="float32", always_2d=True).mean(axis=1)
     except Exception as err:
         raise ValueError(f"Could not read audio file {path}: {err}") from err
-    if not np.isfinite(block).all():
-        raise ValueError(f"{path}: the waveform contains NaN or infinite samples.")
-    if rate != target_sampling_rate:
-        block = soxr.resample(block, rate, target_sampling_rate).astype(np.float32, copy=False)
+    block = prepare_waveform(block, rate, target_sampling_rate, name=path)  # checked and resampled as any clip
     shift = round((first - begin) * target_sampling_rate / rate)  # where the span starts in `block` (< 0: before it)
     source, target = max(shift, 0), max(-shift, 0)
     count = max(0, min(length - target, len(block) - source))
@@ -176,10 +181,7 @@ def load_audio(
     if max_seconds is not None and info.frames > round(max_seconds * info.samplerate):
         if crop not in CROP_MODES:
             raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
-        overflow = info.frames - round(max_seconds * info.samplerate)
-        offset = {"start": 0, "center": overflow // 2}.get(crop)
-        if offset is None:
-            offset = np.random.randint(0, overflow + 1)
+        offset = crop_offset(info.frames - round(max_seconds * info.samplerate), crop)
         return read_span(path, offset / info.samplerate, max_seconds, target_sampling_rate)
     try:
         data, sampling_rate = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)

@@ -14,6 +14,7 @@ from .localize import (
     WindowScore,
     format_time,
     localize_differences,
+    read_pair,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "align_recordings",
     "format_time",
     "localize_differences",
+    "read_pair",
 ]

@@ -260,6 +260,12 @@ def _hz(value: float) -> str:
     return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
 
 
+def read_pair(audio1, audio2, start1: float, start2: float, seconds: float, rate: int) -> tuple[np.ndarray, ...]:
+    """`seconds` of each recording from `start1` / `start2` (their own times) at `rate`: what one window or one
+    region's explanation hears (only those frames are read)."""
+    return read_span(audio1, start1, seconds, rate), read_span(audio2, start2, seconds, rate)
+
+
 def _model_distances(model, processor, alignment, audio1, audio2, starts, window, batch_size, progress=None):
     """Cosine distance between the audio tower's embeddings of each window pair (what the model hears)."""
     import torch
@@ -268,10 +274,7 @@ def _model_distances(model, processor, alignment, audio1, audio2, starts, window
     distances = []
     for first in range(0, len(starts), batch_size):
         pairs = [
-            (
-                read_span(audio1, alignment.start1 + s, window, rate),
-                read_span(audio2, alignment.start2 + s, window, rate),
-            )
+            read_pair(audio1, audio2, alignment.start1 + s, alignment.start2 + s, window, rate)
             for s in starts[first : first + batch_size]
         ]
         features = processor.prepare_audio(pairs, sampling_rate=rate)["input_features"]
@@ -348,8 +351,8 @@ def localize_differences(
     differences = frame_differences(levels1, levels2)
 
     starts = window_starts(alignment.duration, window, hop)
-    frame_of = lambda t: int(round(t / FRAME_SECONDS))  # noqa: E731
-    signal = [float(differences[frame_of(s) : max(frame_of(s) + 1, frame_of(s + window))].max()) for s in starts]
+    bounds = [(round(s / FRAME_SECONDS), round((s + window) / FRAME_SECONDS)) for s in starts]
+    signal = [float(differences[first : max(first + 1, last)].max()) for first, last in bounds]
     model_distances = [None] * len(starts)
     if model is not None:
         heard = [i for i, value in enumerate(signal) if value >= screen * signal_threshold_db]
@@ -380,7 +383,7 @@ def localize_differences(
 
         rate = SIGNAL_RATE
         for region in regions:
-            clips = [read_span(p, t, window, rate) for p, t in ((audio1, region.heard1), (audio2, region.heard2))]
+            clips = read_pair(audio1, audio2, region.heard1, region.heard2, window, rate)
             region.evidence = compare_clips(*clips, sampling_rate=rate).sentences
     thresholds = {"signal_db": signal_threshold_db, "model_distance": model_threshold, "screen": screen}
     return Localization(str(audio1), str(audio2), alignment, window, hop, windows, regions, thresholds)
@@ -436,7 +439,7 @@ def _explain(regions, model, processor, audio1, audio2, window, prompt, batch_si
     rate = processor.feature_extractor.sampling_rate
     for first in range(0, len(regions), batch_size):
         batch = regions[first : first + batch_size]
-        pairs = [(read_span(audio1, r.heard1, window, rate), read_span(audio2, r.heard2, window, rate)) for r in batch]
+        pairs = [read_pair(audio1, audio2, r.heard1, r.heard2, window, rate) for r in batch]
         inputs = processor(text=[prompt] * len(batch), audio=pairs, sampling_rate=rate).to(model.device)
         inputs["input_features"] = inputs["input_features"].to(model.dtype)
         texts = processor.batch_decode(model.generate(**inputs, **generate_kwargs))
@@ -454,5 +457,6 @@ __all__ = [
     "format_time",
     "frame_differences",
     "localize_differences",
+    "read_pair",
     "window_starts",
 ]

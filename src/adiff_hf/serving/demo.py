@@ -40,7 +40,7 @@ class Explainer:
         """The explanation, the annotated picture's path, the measured differences (rows of one cell), the claims
         checked (rows of `CLAIM_HEADERS`), the timeline's path (`None` for short recordings) and the differing
         regions (rows of `REGION_HEADERS`; empty for short recordings)."""
-        from ..audio_io import audio_info, read_span
+        from ..audio_io import audio_info
 
         if not audio1 or not audio2:
             raise ValueError("Give two recordings: upload or record both audio 1 and audio 2.")
@@ -48,7 +48,7 @@ class Explainer:
         longest = max(audio_info(audio1).duration, audio_info(audio2).duration)
         if longest <= 2 * heard:
             return (*self._explain_pair(audio1, audio2, tier), None, [])
-        from ..localization import format_time, localize_differences
+        from ..localization import format_time, localize_differences, read_pair
         from .plotting import plot_timeline
 
         found = localize_differences(
@@ -69,7 +69,7 @@ class Explainer:
         if not found.regions:
             return found.report(), None, [], [], timeline, rows
         top, rate = found.regions[0], self.processor.feature_extractor.sampling_rate
-        spans = tuple(read_span(p, t, heard, rate) for p, t in ((audio1, top.heard1), (audio2, top.heard2)))
+        spans = read_pair(audio1, audio2, top.heard1, top.heard2, heard, rate)
         _, picture, differences, claims = self._explain_pair(*spans, tier, rate, explanation=top.explanation)
         return found.report(), picture, differences, claims, timeline, rows
 
