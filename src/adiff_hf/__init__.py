@@ -13,15 +13,17 @@ from transformers import (
 )
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .configuration_adiff import ADiffConfig
+from .configuration_adiff import ADiffConfig, ADiffEarConfig
 from .feature_extraction_adiff import ADiffFeatureExtractor
-from .modeling_adiff import ADiffForConditionalGeneration, ADiffModel, ADiffPreTrainedModel
+from .modeling_adiff import ADiffEarModel, ADiffForConditionalGeneration, ADiffModel, ADiffPreTrainedModel
 from .pipeline_adiff import AudioDifferencePipeline
 from .processing_adiff import ADiffProcessor
 
 __version__ = "0.1.0"
 
 AutoConfig.register(ADiffConfig.model_type, ADiffConfig, exist_ok=True)
+AutoConfig.register(ADiffEarConfig.model_type, ADiffEarConfig, exist_ok=True)
+AutoModel.register(ADiffEarConfig, ADiffEarModel, exist_ok=True)
 AutoModel.register(ADiffConfig, ADiffModel, exist_ok=True)
 AutoModelForMultimodalLM.register(ADiffConfig, ADiffForConditionalGeneration, exist_ok=True)
 AutoFeatureExtractor.register(ADiffConfig, ADiffFeatureExtractor, exist_ok=True)
@@ -43,6 +45,8 @@ PIPELINE_REGISTRY.register_pipeline(
 
 __all__ = [
     "ADiffConfig",
+    "ADiffEarConfig",
+    "ADiffEarModel",
     "ADiffFeatureExtractor",
     "ADiffForConditionalGeneration",
     "ADiffModel",

@@ -27,6 +27,61 @@ ADIFF_HTSAT_DEFAULTS = {
 ADIFF_GPT2_DEFAULTS = {"n_positions": 512}
 
 
+class ADiffEarConfig(PreTrainedConfig):
+    r"""
+    Configuration of ADIFF's comparing ear ([`ADiffEarModel`]): a small CNN, trained from scratch, that encodes each
+    clip of a pair *next to its partner*. Each clip's input is three channels, `[its log-mel, the partner's, the
+    difference]`, so a change is seen frame by frame before anything is pooled; the output is one token per time
+    step (a few per second), which ADIFF's mappers read as `audio_time_segments` segments.
+
+    Args:
+        num_mel_bins (`int`, *optional*, defaults to 64): mel bins of the log-mel (ADIFF's front end: 64).
+        channels (`list[int]`, *optional*, defaults to `[32, 64, 128, 128]`): output channels of the conv blocks.
+        time_strides (`list[int]`, *optional*, defaults to `[2, 2, 2, 1]`): each block's stride in time (all
+            halve frequency).
+        hidden_size (`int`, *optional*, defaults to 256): width of the output tokens.
+        level_offset (`float`, *optional*, defaults to 50.0), level_scale (`float`, *optional*, defaults to 20.0):
+            the log-mel in dB is read as `(dB + level_offset) / level_scale`: a fixed scale, so that level stays
+            visible (no per-clip normalisation).
+        dropout (`float`, *optional*, defaults to 0.1): dropout on the output tokens while training.
+        input_frames (`int`, *optional*, defaults to 1001): log-mel frames of one heard clip (10 s at ADIFF's 10 ms
+            hop); sets `time_frames`, the tokens per clip.
+    """
+
+    model_type = "adiff_ear"
+
+    num_mel_bins: int = 64
+    channels: list[int] | tuple[int, ...] = (32, 64, 128, 128)
+    time_strides: list[int] | tuple[int, ...] = (2, 2, 2, 1)
+    hidden_size: int = 256
+    level_offset: float = 50.0
+    level_scale: float = 20.0
+    dropout: float = 0.1
+    input_frames: int = 1001
+
+    def __post_init__(self, **kwargs):
+        self.channels, self.time_strides = list(self.channels), list(self.time_strides)
+        if len(self.channels) != len(self.time_strides) or not self.channels:
+            raise ValueError(
+                f"channels ({self.channels}) and time_strides ({self.time_strides}) must be as long as each other, "
+                "one entry per conv block."
+            )
+        if self.num_mel_bins % 2 ** len(self.channels):
+            raise ValueError(
+                f"num_mel_bins={self.num_mel_bins} must be divisible by 2 ** {len(self.channels)} (each block "
+                "halves frequency)."
+            )
+        super().__post_init__(**kwargs)
+
+    @property
+    def time_frames(self) -> int:
+        """Tokens per clip: `input_frames` after each block's stride (kernel 3, padding 1)."""
+        frames = self.input_frames
+        for stride in self.time_strides:
+            frames = (frames - 1) // stride + 1
+        return frames
+
+
 class ADiffConfig(PreTrainedConfig):
     r"""
     Configuration of an ADIFF model: an HTSAT audio tower, a projection, two audio mappers, a text mapper, a
@@ -36,8 +91,9 @@ class ADiffConfig(PreTrainedConfig):
 
     Args:
         audio_config (`ClapAudioConfig`, `WhisperConfig` or `dict`, *optional*):
-            The audio tower: HTSAT (`ClapAudioModel`, ADIFF's, the default) or a Whisper encoder (`WhisperEncoder`,
-            whose clip embedding is the mean of its first `audio_embed_frames` output frames).
+            The audio tower: HTSAT (`ClapAudioModel`, ADIFF's, the default), a Whisper encoder (`WhisperEncoder`,
+            whose clip embedding is the mean of its first `audio_embed_frames` output frames), or this project's
+            comparing ear ([`ADiffEarConfig`], `model_type` `"adiff_ear"`: each clip encoded next to its partner).
         text_config (`PreTrainedConfig` or `dict`, *optional*):
             The language model: any causal LM transformers builds with `AutoModel` (GPT-2, Llama-family such as
             SmolLM2, ...). Defaults to GPT-2 base with 512 positions. Prefix and mapper widths follow its hidden size.
@@ -143,6 +199,9 @@ class ADiffConfig(PreTrainedConfig):
         # A partial dict keeps ADIFF's values for what it leaves out (transformers would use the
         # generic class defaults, e.g. HTSAT dropout 0.1, which is not the network ADIFF trained).
         is_htsat = self.audio_config is None or isinstance(self.audio_config, ClapAudioConfig)
+        if isinstance(self.audio_config, dict) and self.audio_config.get("model_type") == ADiffEarConfig.model_type:
+            # built here, not through AutoConfig: a saved directory loads with remote code, where it is not registered
+            self.audio_config = ADiffEarConfig(**{k: v for k, v in self.audio_config.items() if k != "model_type"})
         if isinstance(self.audio_config, dict) and self.audio_config.get("model_type", "clap_audio_model") == (
             "clap_audio_model"
         ):
@@ -151,7 +210,8 @@ class ADiffConfig(PreTrainedConfig):
                 audio["hidden_size"] = audio["patch_embeds_hidden_size"] * 2 ** (len(audio["depths"]) - 1)
             self.audio_config = audio
             is_htsat = True
-        if not is_htsat and self.audio_embed_frames is None:
+        is_ear = isinstance(self.audio_config, ADiffEarConfig)
+        if not is_htsat and not is_ear and self.audio_embed_frames is None:
             self.audio_embed_frames = 500
         if isinstance(self.text_config, dict) and self.text_config.get("model_type", "gpt2") == "gpt2":
             self.text_config = {**ADIFF_GPT2_DEFAULTS, "model_type": "gpt2", **self.text_config}
@@ -168,7 +228,7 @@ class ADiffConfig(PreTrainedConfig):
 
     @property
     def audio_embed_dim(self) -> int:
-        """Size of one clip embedding out of the audio tower (HTSAT: 768, Whisper tiny: 384)."""
+        """Size of one clip embedding out of the audio tower (HTSAT: 768, Whisper tiny: 384, the ear: its width)."""
         return getattr(self.audio_config, "d_model", None) or self.audio_config.hidden_size
 
     @property
@@ -179,6 +239,8 @@ class ADiffConfig(PreTrainedConfig):
         audio = self.audio_config
         if audio.model_type == "whisper":
             return self.audio_embed_frames
+        if audio.model_type == ADiffEarConfig.model_type:
+            return audio.time_frames
         downsampling = audio.patch_stride[1] * 2 ** (len(audio.depths) - 1)
         return audio.spec_size // downsampling * (audio.spec_size // audio.num_mel_bins)
 
@@ -188,4 +250,4 @@ class ADiffConfig(PreTrainedConfig):
         return 3 * self.prefix_length + 1
 
 
-__all__ = ["ADiffConfig"]
+__all__ = ["ADiffConfig", "ADiffEarConfig"]

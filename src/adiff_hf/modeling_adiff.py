@@ -28,9 +28,9 @@ from transformers import (
     WhisperForAudioClassification,
 )
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPast, CausalLMOutputWithPast
 
-from .configuration_adiff import ADiffConfig
+from .configuration_adiff import ADiffConfig, ADiffEarConfig
 
 # The name transformers gives the language model's cache, in model outputs and in `forward` arguments: `cache`
 # from 5.24 on, `past_key_values` before. This is the one place that knows which release is installed.
@@ -91,6 +91,75 @@ class ADiffSpecAugment(nn.Module):
         level = features.mean(dim=(0, 1), keepdim=True)
         centred = drop_stripes(features - level, 1, *self.time)
         return level + drop_stripes(centred, 2, *self.freq)
+
+
+@dataclasses.dataclass
+class ADiffEarOutput(BaseModelOutput):
+    r"""
+    [`BaseModelOutput`] of the ear: `last_hidden_state` is `(batch_size, 2, time_frames, hidden_size)`, each clip's
+    tokens in time order, and
+
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, 2, hidden_size)`):
+        Each clip's tokens averaged over time.
+    """
+
+    pooler_output: torch.FloatTensor | None = None
+
+
+class ADiffEarModel(PreTrainedModel):
+    """ADIFF's comparing ear: each clip of a pair encoded next to its partner, by a small CNN trained from scratch.
+
+    Clip *i* of a pair is read as three channels, `[mel_i, mel_j, mel_i - mel_j]` (the log-mel on a fixed dB scale,
+    so level stays visible), through conv blocks that halve frequency (and, as `time_strides` say, time), then each
+    time step's channels and remaining bins become one token of `hidden_size`, with a residual temporal conv for
+    context. Comparing frame by frame before pooling is what lets a small network hear a change.
+
+    Input: `(batch_size, 2, frames, mel_bins)` log-mel pairs in dB, ADIFF's front end (`ADiffFeatureExtractor`).
+    """
+
+    config_class = ADiffEarConfig
+    config: ADiffEarConfig
+    base_model_prefix = "ear"
+    main_input_name = "input_features"
+    input_modalities = ("audio",)
+
+    def __init__(self, config: ADiffEarConfig):
+        super().__init__(config)
+        blocks, channels = [], 3
+        for index, (width, stride) in enumerate(zip(config.channels, config.time_strides, strict=True)):
+            layers = [nn.Conv2d(channels, width, 3, stride=(stride, 2), padding=1, bias=False), nn.BatchNorm2d(width)]
+            layers.append(nn.ReLU())
+            if index > 0:  # the first block stays single: it runs at full resolution
+                layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            blocks.append(nn.Sequential(*layers))
+            channels = width
+        self.blocks = nn.ModuleList(blocks)
+        bins = config.num_mel_bins // 2 ** len(config.channels)
+        self.token_projection = nn.Linear(channels * bins, config.hidden_size)
+        self.temporal = nn.Conv1d(config.hidden_size, config.hidden_size, 5, padding=2)
+        self.layer_norm = nn.LayerNorm(config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.post_init()
+
+    def forward(self, input_features: torch.Tensor, **kwargs) -> ADiffEarOutput:
+        if input_features.dim() != 4 or input_features.shape[1] != 2:
+            raise ValueError(
+                "The ear reads pairs: input_features must have shape (batch_size, 2, frames, mel_bins); got "
+                f"{tuple(input_features.shape)}."
+            )
+        batch = input_features.shape[0]
+        levels = (input_features + self.config.level_offset) / self.config.level_scale
+        first, second = levels[:, 0], levels[:, 1]
+        hidden = torch.cat(
+            (torch.stack((first, second, first - second), 1), torch.stack((second, first, second - first), 1))
+        )  # (2 * batch, 3, frames, bins): clip 1 of every pair, then clip 2
+        for block in self.blocks:
+            hidden = block(hidden)
+        tokens = self.token_projection(hidden.permute(0, 2, 1, 3).flatten(2))  # (2 * batch, time, hidden)
+        tokens = tokens + F.gelu(self.temporal(tokens.transpose(1, 2))).transpose(1, 2)
+        tokens = self.dropout(self.layer_norm(tokens))
+        tokens = tokens.view(2, batch, *tokens.shape[1:]).transpose(0, 1)
+        return ADiffEarOutput(last_hidden_state=tokens, pooler_output=tokens.mean(dim=2))
 
 
 class ADiffAudioProjection(nn.Module):
@@ -288,6 +357,8 @@ class ADiffModel(ADiffPreTrainedModel):
         if config.audio_config.model_type == "whisper":
             # transformers exports no Whisper encoder class: take the encoder of its smallest public model built on it
             self.audio_tower = WhisperForAudioClassification(config.audio_config).encoder
+        elif config.audio_config.model_type == ADiffEarConfig.model_type:
+            self.audio_tower = ADiffEarModel(config.audio_config)
         else:
             self.audio_tower = ClapAudioModel(config.audio_config)
             self.spec_augment = ADiffSpecAugment(config)
@@ -323,7 +394,14 @@ class ADiffModel(ADiffPreTrainedModel):
         batch, pair, frames, bins = input_features.shape
         clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
         segments = self.config.audio_time_segments
-        if self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
+        if self.config.audio_config.model_type == ADiffEarConfig.model_type:  # the ear reads both clips of a pair
+            tokens = self.audio_tower(input_features.to(self.audio_tower.dtype)).last_hidden_state
+            tokens = tokens.reshape(batch * pair, *tokens.shape[2:])  # (clips, time, hidden)
+            if segments is None:
+                pooled = tokens.mean(dim=1)
+            else:
+                pooled = F.adaptive_avg_pool1d(tokens.transpose(1, 2), segments).transpose(1, 2)
+        elif self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
             hidden = self.audio_tower(input_features=clips).last_hidden_state
             heard = hidden[:, : self.config.audio_embed_frames]  # (clips, frames, hidden)
             if segments is None:
@@ -593,6 +671,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
 
 __all__ = [
     "ADiffPreTrainedModel",
+    "ADiffEarModel",
     "ADiffModel",
     "ADiffForConditionalGeneration",
 ]

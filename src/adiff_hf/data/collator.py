@@ -12,7 +12,8 @@ from .embedding_cache import ClipEmbeddingCache
 
 @dataclass
 class ADiffDataCollator:
-    """Collate `(filepath1, filepath2, prompt, answer)` examples for `Trainer`.
+    """Collate `(filepath1, filepath2, prompt, answer)` examples for `Trainer` (or `(audio1, audio2, sampling_rate,
+    prompt, answer)` with waveforms, as a pair stream makes them).
 
     Audio is read from the paths, downmixed, resampled and turned into log-mels by the processor; clips longer than
     10 s are cut as `crop` says (`"random"` for training, `"start"` for evaluation). Labels cover the answer tokens
@@ -35,7 +36,11 @@ class ADiffDataCollator:
     embedding_cache: ClipEmbeddingCache | None = None
 
     def __call__(self, examples: list[dict]) -> BatchFeature:
-        missing = [key for key in ("filepath1", "filepath2", "prompt") if key not in examples[0]]
+        # clips are files (`filepath1`, `filepath2`) or waveforms made on the fly (`audio1`, `audio2` at
+        # `sampling_rate`, as `SpeakingExamples` gives them)
+        arrays = "audio1" in examples[0]
+        clips = ("audio1", "audio2") if arrays else ("filepath1", "filepath2")
+        missing = [key for key in (*clips, "prompt") if key not in examples[0]]
         if missing or (self.with_answers and "answer" not in examples[0]):
             raise KeyError(
                 f"ADiffDataCollator needs filepath1, filepath2, prompt and answer in each example; missing "
@@ -53,7 +58,10 @@ class ADiffDataCollator:
             return batch
         return self.processor(
             text=[e["prompt"] for e in examples],
-            audio=[(e["filepath1"], e["filepath2"]) for e in examples],
+            audio=[
+                tuple({"array": e[c], "sampling_rate": e["sampling_rate"]} if arrays else e[c] for c in clips)
+                for e in examples
+            ],
             answer=[e["answer"] for e in examples] if self.with_answers else None,
             crop=self.crop,
             max_answer_length=self.max_answer_length,

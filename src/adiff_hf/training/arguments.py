@@ -6,6 +6,8 @@ from transformers import TrainingArguments
 
 from .stages import STAGE_DEFAULTS
 
+EAR_STAGE = "ear"
+
 
 @dataclass
 class ModelArguments:
@@ -41,6 +43,22 @@ class DataArguments:
     train_csv: list[str] = field(
         default_factory=list,
         metadata={"help": "Training CSVs (taskname, filepath1, filepath2, caption1, caption2, input, answer)."},
+    )
+    sources: str | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of CSVs: labelled source clips (JSON, e.g. the local recipe's manifest.json) that pairs "
+            "are drawn from without end (adiff_hf.data.pair_stream); the ear stage needs it. Give --max_steps "
+            "(or --stageN_max_steps): a stream has no epochs."
+        },
+    )
+    stream_seed: int = field(default=0, metadata={"help": "With --sources: the seed the pairs are drawn with."})
+    stream_eval_pairs: int = field(
+        default=128,
+        metadata={
+            "help": "With --sources: fixed validation pairs for evaluation (and test_unseen pairs "
+            "for the ear's measurements)."
+        },
     )
     validation_csv: list[str] = field(
         default_factory=list, metadata={"help": "Validation CSVs, for teacher-forced loss and sample generations."}
@@ -90,9 +108,24 @@ def _join(values) -> str:
 class StageArguments:
     """Which stages run and what each trains. Defaults are this project's, not the ADIFF paper's numbers."""
 
-    stage: int | None = field(default=None, metadata={"help": "Run one stage (1, 2 or 3)."})
+    stage: str | None = field(
+        default=None,
+        metadata={"help": "Run one stage: 'ear' (pretrain the comparing ear, needs --sources), 1, 2 or 3."},
+    )
     stages: str | None = field(
-        default=None, metadata={"help": "Run stages in sequence, e.g. '1,2,3'; each starts from the previous output."}
+        default=None,
+        metadata={
+            "help": "Run stages in sequence, e.g. '1,2,3' or 'ear,1,2'; each starts from the previous output (after "
+            "'ear', the trained ear is the audio tower)."
+        },
+    )
+    ear_max_steps: int | None = field(default=None, metadata={"help": "Ear stage: steps (default: --max_steps)."})
+    ear_learning_rate: float | None = field(
+        default=None, metadata={"help": "Ear stage: learning rate (default: --learning_rate)."}
+    )
+    ear_config: str | None = field(
+        default=None,
+        metadata={"help": "Ear stage, fresh ear: JSON of ADiffEarConfig fields, e.g. '{\"channels\": [16, 32]}'."},
     )
     stage1_trainable: str = _stage_field(1, "components that train.", _join(STAGE_DEFAULTS[1]["trainable"]))
     stage2_trainable: str = _stage_field(2, "components that train.", _join(STAGE_DEFAULTS[2]["trainable"]))
@@ -114,6 +147,9 @@ class StageArguments:
     stage1_learning_rate: float | None = _stage_field(1, "learning rate (default: --learning_rate).")
     stage2_learning_rate: float | None = _stage_field(2, "learning rate (default: --learning_rate).")
     stage3_learning_rate: float | None = _stage_field(3, "learning rate (default: --learning_rate / 10).")
+    stage1_max_steps: int | None = _stage_field(1, "steps (default: --max_steps).")
+    stage2_max_steps: int | None = _stage_field(2, "steps (default: --max_steps).")
+    stage3_max_steps: int | None = _stage_field(3, "steps (default: --max_steps).")
     stage1_epochs: float | None = _stage_field(1, "epochs (default: --num_train_epochs).")
     stage2_epochs: float | None = _stage_field(2, "epochs (default: --num_train_epochs).")
     stage3_epochs: float | None = _stage_field(3, "epochs (default: --num_train_epochs).")
@@ -141,13 +177,17 @@ class StageArguments:
         },
     )
 
-    def stage_list(self) -> list[int]:
+    def stage_list(self) -> list[int | str]:
+        """The stages to run, in order: `"ear"` and / or 1, 2, 3."""
         if (self.stage is None) == (self.stages is None):
             raise ValueError("Give exactly one of --stage N or --stages 1,2,3.")
-        stages = [self.stage] if self.stage is not None else [int(s) for s in self.stages.split(",") if s.strip()]
-        if not stages or any(s not in STAGE_DEFAULTS for s in stages):
-            raise ValueError(f"Stages must be among 1, 2, 3; got {stages}.")
-        return stages
+        names = [str(self.stage)] if self.stage is not None else [s.strip() for s in self.stages.split(",")]
+        names = [n for n in names if n]
+        if not names or any(n != EAR_STAGE and n not in {str(s) for s in STAGE_DEFAULTS} for n in names):
+            raise ValueError(f"Stages must be among ear, 1, 2, 3; got {names}.")
+        if EAR_STAGE in names[1:]:
+            raise ValueError("The ear stage comes first: the stages after it hear with the ear it trains.")
+        return [n if n == EAR_STAGE else int(n) for n in names]
 
     def get(self, stage: int, name: str):
         return getattr(self, f"stage{stage}_{name}")
@@ -193,4 +233,4 @@ class ADiffTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=10, metadata={"help": "Log the loss every N steps."})
 
 
-__all__ = ["ADiffTrainingArguments", "DataArguments", "ModelArguments", "StageArguments"]
+__all__ = ["EAR_STAGE", "ADiffTrainingArguments", "DataArguments", "ModelArguments", "StageArguments"]

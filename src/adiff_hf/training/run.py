@@ -13,11 +13,13 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..backbones import build_model_from_backbones
 from ..backbones.assembly import LORA_ADAPTER_DIR
-from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
+from ..data import ADiffDataCollator, ClipEmbeddingCache, LoadReport, build_training_examples, load_difference_csv
+from ..data.pair_stream import load_sources
 from ..modeling_adiff import ADiffForConditionalGeneration
 from ..processing_adiff import ADiffProcessor
 from ..prompts import load_prompt_pools
-from .arguments import ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments
+from .arguments import EAR_STAGE, ADiffTrainingArguments, DataArguments, ModelArguments, StageArguments
+from .ear import run_ear_stage
 from .lora import apply_lora
 from .loss_curve import plot_loss_curve
 from .stages import STAGE_DEFAULTS, parse_components, set_trainable_components
@@ -43,13 +45,43 @@ def is_complete(directory: str) -> bool:
 def _stage_training_args(training_args: ADiffTrainingArguments, stage_args: StageArguments, stage: int):
     lr = stage_args.get(stage, "learning_rate")
     epochs = stage_args.get(stage, "epochs")
+    steps = stage_args.get(stage, "max_steps")
     return dataclasses.replace(
         training_args,
         output_dir=stage_dir(training_args.output_dir, stage),
         learning_rate=lr if lr is not None else training_args.learning_rate * STAGE_DEFAULTS[stage]["lr_scale"],
         num_train_epochs=epochs if epochs is not None else training_args.num_train_epochs,
+        max_steps=steps if steps is not None else training_args.max_steps,
         run_name=f"{training_args.run_name or 'adiff'}-stage{stage}",
     )
+
+
+def _stream_start(args, checkpoint: str | None) -> int:
+    """The stream item a resumed run goes on from: every item its finished steps drew is skipped, none twice."""
+    if not checkpoint:
+        return 0
+    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
+        steps = json.load(f)["global_step"]
+    return steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+
+
+def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio: float, pools, start: int):
+    """Training examples drawn without end from `--sources`, and fixed validation examples (every task)."""
+    from ..data.pair_stream import DifferencePairStream, SpeakingExamples, load_sources
+    from ..prompts import CAPTION_TIERS
+
+    sources = load_sources(data_args.sources)
+    share = caption_ratio / (1 + caption_ratio)  # captions per difference example -> their share of all examples
+    tasks = {tier: (1 - share) / len(tiers) for tier in tiers} | {task: share / 3 for task in CAPTION_TIERS}
+    seed = data_args.stream_seed
+    train = SpeakingExamples(DifferencePairStream(sources, "train", seed=seed, start=start), tasks, pools)
+    every = {task: 1.0 for task in (*tiers, *CAPTION_TIERS)}
+    try:
+        held = DifferencePairStream(sources, "validation", seed, num_pairs=data_args.stream_eval_pairs)
+    except ValueError as err:
+        logger.warning("No evaluation: %s", err)
+        return train, None
+    return train, list(SpeakingExamples(held, every))
 
 
 def run_stage(
@@ -84,33 +116,47 @@ def run_stage(
     freezing = set_trainable_components(model, components)
     tiers = [t.strip() for t in stage_args.get(stage, "tiers").split(",") if t.strip()]
     pools = load_prompt_pools(data_args.prompts_file)
-    train_rows, report = load_difference_csv(
-        data_args.train_csv, data_args.audio_root, data_args.missing_audio, data_args.max_train_samples, True
-    )
-    train_set = build_training_examples(
-        train_rows,
-        pools,
-        tiers=tiers,
-        caption_ratio=stage_args.get(stage, "caption_ratio"),
-        paraphrase=data_args.paraphrase_prompts,
-        seed=args.seed + stage,
-    )
-    eval_set = None
-    if data_args.validation_csv:
-        eval_rows = load_difference_csv(
-            data_args.validation_csv, data_args.audio_root, data_args.missing_audio, data_args.max_eval_samples
+    cache, streamed = None, bool(data_args.sources)
+    if streamed:
+        if not args.max_steps or args.max_steps <= 0:
+            raise ValueError(f"--sources draws pairs without end: give --max_steps or --stage{stage}_max_steps.")
+        checkpoint = resume_from_checkpoint if isinstance(resume_from_checkpoint, str) else None
+        if resume_from_checkpoint is True:
+            checkpoint = get_last_checkpoint(args.output_dir)
+        caption_ratio = stage_args.get(stage, "caption_ratio")
+        start = _stream_start(args, checkpoint)
+        train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start)
+        args = dataclasses.replace(args, ignore_data_skip=True)  # the stream itself starts where the run stopped
+        report = LoadReport(rows=0, skipped=0)
+        tasks = {task: round(share, 3) for task, share in zip(train_set.tasks, train_set.weights, strict=True)}
+    else:
+        train_rows, report = load_difference_csv(
+            data_args.train_csv, data_args.audio_root, data_args.missing_audio, data_args.max_train_samples, True
         )
-        eval_set = build_training_examples(eval_rows, pools, paraphrase=False)
-    cache = None
-    if data_args.cache_audio_embeddings:
-        if "audio_tower" in freezing["trainable_components"]:
-            raise ValueError(
-                f"--cache_audio_embeddings needs a frozen audio tower, but stage {stage} trains audio_tower."
+        train_set = build_training_examples(
+            train_rows,
+            pools,
+            tiers=tiers,
+            caption_ratio=stage_args.get(stage, "caption_ratio"),
+            paraphrase=data_args.paraphrase_prompts,
+            seed=args.seed + stage,
+        )
+        tasks = dict(sorted(Counter(train_set["task"]).items()))
+        eval_set = None
+        if data_args.validation_csv:
+            eval_rows = load_difference_csv(
+                data_args.validation_csv, data_args.audio_root, data_args.missing_audio, data_args.max_eval_samples
             )
-        files = list(train_set["filepath1"]) + list(train_set["filepath2"])
-        if eval_set is not None:
-            files += list(eval_set["filepath1"]) + list(eval_set["filepath2"])
-        cache = _clip_embeddings(model, processor, files, training_args)
+            eval_set = build_training_examples(eval_rows, pools, paraphrase=False)
+        if data_args.cache_audio_embeddings:
+            if "audio_tower" in freezing["trainable_components"]:
+                raise ValueError(
+                    f"--cache_audio_embeddings needs a frozen audio tower, but stage {stage} trains audio_tower."
+                )
+            files = list(train_set["filepath1"]) + list(train_set["filepath2"])
+            if eval_set is not None:
+                files += list(eval_set["filepath1"]) + list(eval_set["filepath2"])
+            cache = _clip_embeddings(model, processor, files, training_args)
     collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop, embedding_cache=cache)
 
     callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
@@ -139,9 +185,9 @@ def run_stage(
         callbacks=callbacks,
     )
     logger.info(
-        "Stage %d: %d examples (%d rows skipped for missing audio), training %s (%d parameters), lr %g",
+        "Stage %d: %s examples (%d rows skipped for missing audio), training %s (%d parameters), lr %g",
         stage,
-        len(train_set),
+        "endless" if streamed else len(train_set),
         report.skipped,
         ",".join(freezing["trainable_components"]),
         freezing["trainable_parameters"],
@@ -174,8 +220,14 @@ def run_stage(
             "global_step": trainer.state.global_step,
             "world_size": args.world_size,
             "train_batch_size_total": args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
-            "train_examples": len(train_set),
-            "tasks": dict(sorted(Counter(train_set["task"]).items())),
+            "train_examples": trainer.state.global_step
+            * args.train_batch_size
+            * args.gradient_accumulation_steps
+            * args.world_size
+            if streamed
+            else len(train_set),
+            "tasks": tasks,
+            "data": {"sources": data_args.sources, "stream_seed": data_args.stream_seed} if streamed else None,
             "rows_skipped_missing_audio": report.skipped,
             "first_logged_loss": losses[0] if losses else None,
             "last_logged_loss": losses[-1] if losses else None,
@@ -212,6 +264,16 @@ def _clip_embeddings(model, processor, files: list[str], training_args) -> ClipE
     return cache
 
 
+def _ear_training_args(training_args: ADiffTrainingArguments, stage_args: StageArguments):
+    steps, lr = stage_args.ear_max_steps, stage_args.ear_learning_rate
+    return dataclasses.replace(
+        training_args,
+        max_steps=steps if steps is not None else training_args.max_steps,
+        learning_rate=lr if lr is not None else training_args.learning_rate,
+        run_name=f"{training_args.run_name or 'adiff'}-ear",
+    )
+
+
 def run_stages(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -219,18 +281,34 @@ def run_stages(
     training_args: ADiffTrainingArguments,
     callbacks: list | None = None,
 ) -> list[str]:
-    """Run the requested stages in order, each starting from the previous stage's saved model.
+    """Run the requested stages in order, each starting from the previous stage's saved model (after the ear stage,
+    from fresh backbones around the ear it trained).
 
     With `--resume_from_checkpoint`, stages already completed are skipped and the interrupted one resumes from its
     last checkpoint (or from the checkpoint path given). Returns the stage directories.
     """
-    if not data_args.train_csv:
-        raise ValueError("--train_csv is required: one or more difference CSVs.")
     stages = stage_args.stage_list()
+    if not data_args.train_csv and not data_args.sources:
+        raise ValueError("--train_csv (difference CSVs) or --sources (clips to draw pairs from) is required.")
     resume = training_args.resume_from_checkpoint
     outputs = []
     source = model_args.model_name_or_path
+    audio_encoder = model_args.audio_encoder
     for stage in stages:
+        if stage == EAR_STAGE:
+            if not data_args.sources:
+                raise ValueError("The ear stage draws its pairs from --sources (labelled clips, JSON).")
+            directory = run_ear_stage(
+                load_sources(data_args.sources),
+                _ear_training_args(training_args, stage_args),
+                model_name_or_path=source,
+                config_overrides=json.loads(stage_args.ear_config) if stage_args.ear_config else None,
+                seed=data_args.stream_seed,
+                eval_pairs=data_args.stream_eval_pairs,
+            )
+            outputs.append(directory)
+            source, audio_encoder = None, directory  # the next stage is built around the ear
+            continue
         directory = stage_dir(training_args.output_dir, stage)
         if resume and is_complete(directory):
             logger.info("Stage %d is complete in %s; skipping it.", stage, directory)
@@ -242,7 +320,7 @@ def run_stages(
             model, processor = load_model(source)
         else:
             model, processor = build_model_from_backbones(
-                model_args.audio_encoder,
+                audio_encoder,
                 model_args.text_decoder,
                 model_args.tokenizer_name,
                 model_args.config_overrides,
