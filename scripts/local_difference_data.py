@@ -51,6 +51,7 @@ from adiff_hf.data.changes import (  # the changes and their words live in the p
     texts_for_same,
     texts_for_sources,
 )
+from adiff_hf.data.pair_stream import DEFAULT_UNSEEN_PACKAGES  # noqa: F401  (the split the stream keeps unseen)
 from adiff_hf.prompts import CSV_TIER_INPUTS
 
 MAX_SECONDS = 5.0
@@ -74,7 +75,6 @@ RENDERED_PACKAGES = {
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 HYDROGEN_KITS = "/usr/share/hydrogen/data/drumkits"
 # kept out of training and validation: the unseen-source test split
-DEFAULT_UNSEEN_PACKAGES = ("hydrogen-drumkits", "sound-icons", "yaru-theme-sound")
 SONIC_PI_PREFIXES = {
     "ambi": "an ambient texture",
     "bass": "a bass note",
@@ -377,8 +377,6 @@ def render_drum_patterns(directory: str, kits_dir: str = HYDROGEN_KITS) -> list[
                 sf.write(path, pattern, RATE, subtype="PCM_16")
             sources.append(Source(path, f"{label} struck four times", "hydrogen-drumkits", license, "music"))
     return sources
-
-
 
 
 def _read(source: Source) -> np.ndarray:

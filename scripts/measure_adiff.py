@@ -18,8 +18,10 @@ import transformers
 
 import adiff_hf  # noqa: F401  (registers ADIFF)
 from adiff_hf.backbones import resolve_model
+from adiff_hf.data.pair_stream import DifferencePairStream, load_sources
 from adiff_hf.evaluation import EvaluationSet, evaluate_model
 from adiff_hf.evaluation.attributes import TIERS, attribute_table, measure_attributes, per_change_table
+from adiff_hf.evaluation.contents import measure_contents
 
 
 def mistakes_section(results: dict, per_tier: int = 4) -> str:
@@ -43,6 +45,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--max_pairs", type=int, default=None, help="attributes on at most this many pairs")
     parser.add_argument("--tiers", default=",".join(TIERS), help="tiers whose attributes are measured")
     parser.add_argument("--skip_caption_metrics", action="store_true")
+    parser.add_argument(
+        "--sources",
+        default=None,
+        help="labelled source clips (JSON): also measure what the model says each clip holds, on pairs of two "
+        "sources of --split drawn from them (captions of speech against other sounds; tiers 2 and 3)",
+    )
+    parser.add_argument("--contents_pairs", type=int, default=240, help="pairs of two sources drawn for that")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     model_dir = resolve_model(args.model)
@@ -67,6 +76,14 @@ def main(argv=None) -> dict:
     )
     with open(os.path.join(args.output_dir, "attributes.json"), "w", encoding="utf-8") as f:
         json.dump(attributes, f, indent=1)
+    contents = None
+    if args.sources:
+        stream = DifferencePairStream(
+            load_sources(args.sources), args.split, seed=1, mix={"sources": 1.0}, num_pairs=args.contents_pairs
+        )
+        contents = measure_contents(model, processor, list(stream), args.batch_size)
+        with open(os.path.join(args.output_dir, "contents.json"), "w", encoding="utf-8") as f:
+            json.dump(contents, f, indent=1)
     report = f"## {os.path.basename(os.path.normpath(model_dir))} on the local {args.split} split\n\n"
     if captions is not None:
         board = open(os.path.join(args.output_dir, "leaderboard.md"), encoding="utf-8").read()
@@ -78,10 +95,22 @@ def main(argv=None) -> dict:
         f"Both right, per change (the model):\n\n{per_change_table(attributes)}\n"
         f"Some mistakes:\n\n{mistakes_section(attributes)}"
     )
+    if contents is not None:
+        captions = contents["captions"]
+        report += (
+            f"\nWhat each clip holds ({contents['pairs']} pairs of two sources; "
+            f"{contents['speech_against_other_pairs']} of speech against another sound):\n\n"
+            "| captions mentioning a voice exactly when their clip is speech | captions naming the kind of a clip "
+            "that is not speech | sentence tier says what each holds | detail tier says what each holds |\n"
+            "|---|---|---|---|\n"
+            f"| {captions['voice_exactly_when_speech']:.1%} ({captions['captions']}) | "
+            f"{captions['non_speech_kind_named']:.1%} | {contents['sentence']['says_what_each_holds']:.1%} | "
+            f"{contents['detail']['says_what_each_holds']:.1%} |\n"
+        )
     with open(os.path.join(args.output_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(report)
     print(report)
-    return {"captions": captions, "attributes": attributes}
+    return {"captions": captions, "attributes": attributes, "contents": contents}
 
 
 if __name__ == "__main__":

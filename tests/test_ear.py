@@ -356,3 +356,36 @@ def test_a_head_that_ships_its_ear_assembles_without_an_audio_backbone(ear_then_
         if not name.startswith(("model.language_model", "lm_head")) and not name.endswith("num_batches_tracked"):
             assert torch.equal(assembled.state_dict()[name], tensor), name
     assert isinstance(ADiffConfig.from_pretrained(out).audio_config, ADiffEarConfig)
+
+
+def test_speaking_batches_ask_one_task_and_do_not_depend_on_workers(sources_json):
+    def examples():
+        return SpeakingExamples(_stream(sources_json, seed=2, num_pairs=16, start=4), task_block=4)
+
+    alone = list(examples())
+    assert len(alone) == 16
+    blocks = [{e["task"] for e in alone[i : i + 4]} for i in range(0, 16, 4)]
+    assert all(len(b) == 1 for b in blocks) and len(set.union(*blocks)) > 1
+    loader = torch.utils.data.DataLoader(
+        examples(), batch_size=4, num_workers=2, multiprocessing_context="fork", collate_fn=lambda batch: batch
+    )
+    batches = [[e["answer"] for e in batch] for batch in loader]
+    assert batches == [[e["answer"] for e in alone[i : i + 4]] for i in range(0, 16, 4)]
+
+
+def test_what_each_clip_holds_is_scored(sources_json, processor):
+    from adiff_hf.evaluation.contents import measure_contents, mentions_voice, names_kind
+
+    assert mentions_voice("The audio 1 is a woman saying 'yes'.") and not mentions_voice("A marimba melody.")
+    assert names_kind("a snare struck four times", "music") and not names_kind("a snare", "speech")
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration(_tiny_adiff_with_ear(audio_time_segments=4)).eval()
+    processor.num_prefix_tokens = model.config.num_prefix_tokens
+    items = list(_stream(sources_json, seed=5, mix={"sources": 1.0}, num_pairs=12))
+    scores = measure_contents(model, processor, items, batch_size=6)
+    mixed = sum(sum(i["record"]["speech"]) == 1 for i in items)
+    assert scores["pairs"] == 12 and scores["speech_against_other_pairs"] == mixed > 0
+    assert len(scores["captions"]["answers"]) == scores["captions"]["captions"] == 2 * mixed
+    assert len(scores["detail"]["answers"]) == 12
+    for value in (scores["captions"]["voice_exactly_when_speech"], scores["sentence"]["says_what_each_holds"]):
+        assert 0.0 <= value <= 1.0

@@ -255,8 +255,10 @@ def test_known_attributes_score_oracle_answers_perfectly_at_every_tier(built):
         swapped = [a.replace("udio 1", "@").replace("udio 2", "udio 1").replace("@", "udio 2") for a in answers]
         assert score_answers(pairs, swapped)["clip_accuracy"] == 0.0
     changed = next(p for p in pairs if p["kind"] == "change" and p["change"] == "gain")
-    wrong = "Audio 1 is quieter." if changed["value"] > 0 else "Audio 1 is louder."
-    assert score_answers([changed], [wrong])["change_accuracy"] == 0.0
+    clip, opposite = changed["changed_clip"], "quieter" if changed["value"] > 0 else "louder"
+    assert score_answers([changed], [f"Audio {clip} is {opposite}."])["change_accuracy"] == 0.0
+    # a level change read from the other clip is as right: "audio 2 is louder" is "audio 1 is quieter"
+    assert score_answers([changed], [f"Audio {3 - clip} is {opposite}."])["accuracy"] == 1.0
     assert says_same("They sound the same.") and not says_same("Same sound; audio 2 is reverberant.")
 
 

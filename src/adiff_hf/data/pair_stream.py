@@ -282,9 +282,18 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
         pairs: the pair stream (its split, seed, start and length apply).
         tasks: share of each task (keys of `TIER_PROMPTS`); default `SPEAKING_MIX`.
         prompt_pools: paraphrases per task, from `adiff_hf.prompts.load_prompt_pools`.
+        task_block: consecutive items that ask the same task. Set to the batch size, each batch asks one task, so
+            few-words answers are not padded to the length of detailed ones (about half the language model's
+            work); a worker of a `DataLoader` then makes whole blocks.
     """
 
-    def __init__(self, pairs: DifferencePairStream, tasks: dict[str, float] | None = None, prompt_pools=None):
+    def __init__(
+        self,
+        pairs: DifferencePairStream,
+        tasks: dict[str, float] | None = None,
+        prompt_pools=None,
+        task_block: int = 1,
+    ):
         from ..prompts import TIER_PROMPTS, load_prompt_pools
 
         tasks = dict(tasks or SPEAKING_MIX)
@@ -294,6 +303,9 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
         self.pairs, self.tasks = pairs, list(tasks)
         self.weights = np.array([tasks[t] for t in self.tasks]) / sum(tasks.values())
         self.pools = prompt_pools or load_prompt_pools()
+        if task_block < 1:
+            raise ValueError(f"task_block must be a positive number of items; got {task_block}.")
+        self.task_block = task_block
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -302,8 +314,9 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
         """The training example for stream item `item` (number `index`)."""
         from .mixing import caption_target
 
-        rng = np.random.default_rng([self.pairs.seed, 7, index])
-        task = self.tasks[int(rng.choice(len(self.tasks), p=self.weights))]
+        block = np.random.default_rng([self.pairs.seed, 7, index // self.task_block])
+        task = self.tasks[int(block.choice(len(self.tasks), p=self.weights))]
+        rng = np.random.default_rng([self.pairs.seed, 8, index])
         texts = item["texts"]
         if task.startswith("caption"):
             answer = caption_target(texts["caption_1"], texts["caption_2"], task)
@@ -322,12 +335,13 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        stream = self.pairs
+        stream, size = self.pairs, self.task_block
         stop = stream.start + stream.num_pairs if stream.num_pairs is not None else math.inf
-        index = stream.start + worker
-        while index < stop:
-            yield self.example(stream.pair(index), index)
-            index += workers
+        block = stream.start // size + worker  # worker w makes blocks w, w + W, ...: whole batches of one task
+        while block * size < stop:
+            for index in range(max(block * size, stream.start), min((block + 1) * size, stop)):
+                yield self.example(stream.pair(index), index)
+            block += workers
 
 
 __all__ = [

@@ -4,7 +4,8 @@ it say so at every tier? Does it call two identical recordings the same?
 Pairs come from the local dataset builder (`<split>_pairs.jsonl`): a source and a copy changed in one or two known
 ways, identical and near-identical pairs (a change below audibility), and pairs of two sources. The model is asked
 each tier's prompt. A changed pair is right when the answer names the changed clip first ("audio 1" / "audio 2",
-"first" / "second") and names every change, synonyms allowed ("quieter" / "softer", "muffled" / "dull");
+"first" / "second") and names every change, synonyms allowed ("quieter" / "softer", "muffled" / "dull"); a change
+that reads the same from either clip may be named from the other ("audio 1 is quieter" for a louder audio 2);
 an identical pair is right when the answer says there is no audible difference and names no change. The same
 questions with the clips swapped or silenced give audio-blind ablations, scored against the original truth: a
 model that reads the audio must beat them clearly.
@@ -104,6 +105,31 @@ def _changes(pair: dict) -> list[dict]:
     return pair.get("changes") or [{"change": pair["change"], "value": pair["value"]}]
 
 
+# changes that read the same from either clip: "audio 2 is louder" is also right as "audio 1 is quieter"
+TWO_SIDED = ("gain", "speed", "tempo", "pitch", "reverse")
+
+
+def _from_the_other_clip(change: dict) -> dict:
+    value = change["value"]
+    inverse = -value if change["change"] in ("gain", "pitch") else 1 / value if change["change"] != "reverse" else 1
+    return change | {"value": inverse}
+
+
+def names_pair_change(answer: str, pair: dict, labels=()) -> tuple[bool, bool]:
+    """(clip right, change right) of an answer about a changed pair.
+
+    The changed clip must be named first with every change in its direction; where every change reads the same from
+    either clip (level, speed, tempo, pitch, reversal), naming the other clip with each change reversed is as right.
+    """
+    changes, clip = _changes(pair), named_clip(answer, labels)
+    right = clip == pair["changed_clip"], all(names_change(answer, expected_pattern(c), labels) for c in changes)
+    if all(c["change"] in TWO_SIDED for c in changes) and clip == 3 - pair["changed_clip"]:
+        reversed_right = all(names_change(answer, expected_pattern(_from_the_other_clip(c)), labels) for c in changes)
+        if reversed_right:
+            return True, True
+    return right
+
+
 def score_answers(pairs: list[dict], answers: list[str]) -> dict:
     """Clip, change and joint accuracy on changed pairs (overall and per change), identical pairs called the same,
     and the median answer length in words."""
@@ -121,8 +147,7 @@ def score_answers(pairs: list[dict], answers: list[str]) -> dict:
         if kind == "sources":
             continue
         changes = _changes(pair)
-        right_clip = named_clip(answer, labels) == pair["changed_clip"]
-        right_change = all(names_change(answer, expected_pattern(c), labels) for c in changes)
+        right_clip, right_change = names_pair_change(answer, pair, labels)
         name = "+".join(c["change"] for c in changes)
         for key, ok in (("clip", right_clip), ("change", right_change), ("both", right_clip and right_change)):
             totals[key] += ok

@@ -52,6 +52,10 @@ class DataArguments:
             "(or --stageN_max_steps): a stream has no epochs."
         },
     )
+    stream_task_batches: bool = field(
+        default=True,
+        metadata={"help": "With --sources: each batch asks one task, so short answers are not padded to long ones."},
+    )
     stream_seed: int = field(default=0, metadata={"help": "With --sources: the seed the pairs are drawn with."})
     stream_eval_pairs: int = field(
         default=128,

@@ -65,7 +65,7 @@ def _stream_start(args, checkpoint: str | None) -> int:
     return steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
 
 
-def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio: float, pools, start: int):
+def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio: float, pools, start: int, batch: int):
     """Training examples drawn without end from `--sources`, and fixed validation examples (every task)."""
     from ..data.pair_stream import DifferencePairStream, SpeakingExamples, load_sources
     from ..prompts import CAPTION_TIERS
@@ -74,7 +74,8 @@ def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio
     share = caption_ratio / (1 + caption_ratio)  # captions per difference example -> their share of all examples
     tasks = {tier: (1 - share) / len(tiers) for tier in tiers} | {task: share / 3 for task in CAPTION_TIERS}
     seed = data_args.stream_seed
-    train = SpeakingExamples(DifferencePairStream(sources, "train", seed=seed, start=start), tasks, pools)
+    block = batch if data_args.stream_task_batches else 1
+    train = SpeakingExamples(DifferencePairStream(sources, "train", seed=seed, start=start), tasks, pools, block)
     every = {task: 1.0 for task in (*tiers, *CAPTION_TIERS)}
     try:
         held = DifferencePairStream(sources, "validation", seed, num_pairs=data_args.stream_eval_pairs)
@@ -125,7 +126,8 @@ def run_stage(
             checkpoint = get_last_checkpoint(args.output_dir)
         caption_ratio = stage_args.get(stage, "caption_ratio")
         start = _stream_start(args, checkpoint)
-        train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start)
+        batch = args.per_device_train_batch_size
+        train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start, batch)
         args = dataclasses.replace(args, ignore_data_skip=True)  # the stream itself starts where the run stopped
         report = LoadReport(rows=0, skipped=0)
         tasks = {task: round(share, 3) for task, share in zip(train_set.tasks, train_set.weights, strict=True)}
