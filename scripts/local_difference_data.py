@@ -9,11 +9,13 @@ Sources, each labelled from its package:
   sentences in several `espeak-ng` voices, and drum patterns from the instruments of hydrogen-drumkits' kits
   (labelled from each kit's `drumkit.xml`).
 
-Pairs are: one source and a copy changed in one or two controlled ways (field-library effects from Spotify's
-`pedalboard`: reverb, echo, low/high-pass, pitch shift at the same tempo, time stretch at the same pitch,
-distortion, bitcrush, dynamic-range compression, GSM/MP3 codec artefacts; and gain, speed, noise at an SNR,
-clipping, reversal, a gap of silence), strengths drawn from ranges; identical and near-identical pairs (a change
-below audibility), whose answers say there is no audible difference; and pairs of two different sources.
+Pairs are those of the package's pair stream (`adiff_hf.data.pair_stream`, which training draws from without
+end), written down for measurement: one source and a copy changed in one or two controlled ways (field-library
+effects from Spotify's `pedalboard` and others: reverb, echo, low/high-pass, pitch shift at the same tempo, time
+stretch at the same pitch, distortion, bitcrush, dynamic-range compression, GSM/MP3 codec artefacts; and gain,
+speed, noise at an SNR, clipping, reversal, a gap of silence; several implementations of most), strengths drawn
+from ranges; identical and near-identical pairs (a change below audibility), whose answers say there is no audible
+difference; and pairs of two different sources.
 
 Every answer is written from the *known* attributes, in three tiers that differ in kind: a few words; one sentence
 naming the clip, the change and its size; a paragraph on what is heard, how it differs and how it would strike a
@@ -31,27 +33,17 @@ import shutil
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import soundfile as sf
 
 from adiff_hf.audio_io import load_audio
 from adiff_hf.data import CSV_COLUMNS
-from adiff_hf.data.changes import (  # the changes and their words live in the package (the pair stream draws them too)
-    RATE,
-    Change,
-    Source,
-    _capital,
-    apply_change,
-    draw_change,
-    draw_inaudible_change,
-    draw_two_changes,
-    texts_for_change,
-    texts_for_same,
-    texts_for_sources,
-)
-from adiff_hf.data.pair_stream import DEFAULT_UNSEEN_PACKAGES  # noqa: F401  (the split the stream keeps unseen)
+
+# the changes, their words and the pairs live in the package: training draws the same pairs without end
+from adiff_hf.data.changes import RATE, Change, Source, _capital, apply_change, draw_change, draw_two_changes
+from adiff_hf.data.pair_stream import DEFAULT_UNSEEN_PACKAGES, STREAM_MIX, DifferencePairStream
 from adiff_hf.prompts import CSV_TIER_INPUTS
 
 MAX_SECONDS = 5.0
@@ -379,12 +371,6 @@ def render_drum_patterns(directory: str, kits_dir: str = HYDROGEN_KITS) -> list[
     return sources
 
 
-def _read(source: Source) -> np.ndarray:
-    wave = load_audio(source.path, RATE)[: int(MAX_SECONDS * RATE)]
-    peak = np.abs(wave).max()
-    return (wave / peak * 0.7).astype(np.float32) if peak > 0 else wave
-
-
 def _split_sources(
     sources: list[Source], pairs_per_split: dict[str, int], seed: int, unseen_packages=()
 ) -> dict[str, list[Source]]:
@@ -426,70 +412,17 @@ class BuildReport:
     kinds: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> pair kind -> count
 
 
-PAIR_KINDS = ("change", "two_changes", "identical", "near_identical", "sources")
+PAIR_KINDS = tuple(STREAM_MIX)  # change, two_changes, identical, near_identical, sources
 DEFAULT_MIX = {"change": 0.55, "two_changes": 0.1, "identical": 0.06, "near_identical": 0.06, "sources": 0.23}
 
 
-def _draw_source(members: list[Source], rng: np.random.Generator) -> Source:
-    """A package drawn uniformly, then one of its clips: a package with hundreds of clips does not dominate."""
-    packages = sorted({m.package for m in members})
-    package = packages[int(rng.integers(len(packages)))]
-    clips = [m for m in members if m.package == package]
-    return clips[int(rng.integers(len(clips)))]
-
-
-def _make_pair(members: list[Source], kind: str, rng: np.random.Generator):
-    """(source 1, wave 1 or None, source 2, wave 2 or None, texts, captions, record) of one pair of `kind`.
-
-    A wave of None is the source clip itself, unchanged (written once, shared by the pairs that use it).
-    """
-    a = _draw_source(members, rng)
-    if kind in ("change", "two_changes"):
-        changes = [draw_change(rng)] if kind == "change" else draw_two_changes(rng)
-        changed = _read(a)
-        for change in changes:
-            changed = apply_change(changed, change, rng)
-        changed_first = bool(rng.random() < 0.5)
-        texts = texts_for_change(a.label, changes, changed_first, rng)
-        captions = (texts["caption_changed"], texts["caption_plain"])
-        record = {
-            "kind": kind,
-            "change": changes[0].name,
-            "value": changes[0].value,
-            "changes": [{"change": c.name, "value": c.value, "short": c.short} for c in changes],
-            "changed_clip": 1 if changed_first else 2,
-            "labels": [a.label, a.label],
-        }
-        if changed_first:
-            return a, changed, a, None, texts, captions, record
-        return a, None, a, changed, texts, captions[::-1], record
-    if kind in ("identical", "near_identical"):
-        inaudible = draw_inaudible_change(rng) if kind == "near_identical" else None
-        texts = texts_for_same(a.label, a.kind, inaudible, rng)
-        record = {"kind": kind, "changes": [], "labels": [a.label, a.label]}
-        captions = (texts["caption_1"], texts["caption_2"])
-        if inaudible is None:  # the same file twice, as a user comparing a file with itself
-            return a, None, a, None, texts, captions, record
-        record["inaudible"] = {"change": inaudible.name, "value": inaudible.value}
-        other = apply_change(_read(a), inaudible, rng)
-        if rng.random() < 0.5:
-            return a, other, a, None, texts, captions, record
-        return a, None, a, other, texts, captions, record
-    b = _draw_source(members, rng)
-    while b.label == a.label and len({m.label for m in members}) > 1:
-        b = _draw_source(members, rng)
-    texts = texts_for_sources(a, b, rng)
-    record = {"kind": "sources", "labels": [a.label, b.label], "speech": [a.kind == "speech", b.kind == "speech"]}
-    return a, None, b, None, texts, (texts["caption_1"], texts["caption_2"]), record
-
-
-def _write_source(source: Source, split: str, output_dir: str) -> str:
+def _write_source(source: Source, wave: np.ndarray, split: str, output_dir: str) -> str:
     """The source clip as the dataset hears it (mono, 32 kHz, peak-normalised), written once per split."""
     digest = hashlib.sha256(source.path.encode()).hexdigest()[:12]
     relative = os.path.join("audio", "sources", f"{split}_{digest}.wav")
     target = os.path.join(output_dir, relative)
     if not os.path.isfile(target):
-        sf.write(target, _read(source), RATE, subtype="PCM_16")
+        sf.write(target, wave, RATE, subtype="PCM_16")
     return relative
 
 
@@ -518,7 +451,6 @@ def build_difference_dataset(
     unknown = sorted(set(mix) - set(PAIR_KINDS))
     if unknown or not mix or min(mix.values()) < 0 or sum(mix.values()) <= 0:
         raise ValueError(f"mix: shares of {list(PAIR_KINDS)}, non-negative, not all zero; got {mix}.")
-    kinds, weights = list(mix), np.array(list(mix.values()), dtype=float) / sum(mix.values())
     by_split = _split_sources(sources, pairs_per_split, seed, tuple(unseen_packages))
     audio_dir = os.path.join(output_dir, "audio")
     os.makedirs(os.path.join(audio_dir, "sources"), exist_ok=True)
@@ -526,8 +458,9 @@ def build_difference_dataset(
     manifest = {"seed": seed, "sample_rate": RATE, "unseen_packages": list(unseen_packages), "sources": []}
     manifest["pairs"] = {}
     for split, count in pairs_per_split.items():
-        members = by_split[split]
-        rng = np.random.default_rng([seed, list(pairs_per_split).index(split)])
+        members = [replace(source, split=split) for source in by_split[split]]
+        # the pairs are the stream's (adiff_hf.data.pair_stream): the fixed splits hold what training draws from
+        stream = DifferencePairStream(members, split, seed=seed, mix=mix, max_seconds=MAX_SECONDS)
         rows, records = [], []
         indices = range(count)
         if progress:
@@ -535,18 +468,22 @@ def build_difference_dataset(
 
             indices = tqdm(indices, desc=split, unit="pair")
         for index in indices:
-            kind = kinds[int(rng.choice(len(kinds), p=weights))]
-            a, one, b, two, texts, captions, record = _make_pair(members, kind, rng)
+            item = stream.pair(index)
+            record, texts = item["record"], item["texts"]
             stem = f"{split}_{index:05d}"
             paths = []
-            for suffix, source, wave in (("a", a, one), ("b", b, two)):
-                if wave is None:
-                    paths.append(_write_source(source, split, output_dir))
+            clips = zip(
+                ("a", "b"), (item["audio1"], item["audio2"]), item["clip_sources"], item["unchanged"], strict=True
+            )
+            for suffix, wave, source, unchanged in clips:
+                if unchanged:  # a source as read: written once, shared by the pairs that use it
+                    paths.append(_write_source(source, wave, split, output_dir))
                     continue
                 relative = os.path.join("audio", f"{stem}_{suffix}.wav")
                 sf.write(os.path.join(output_dir, relative), wave, RATE, subtype="PCM_16")
                 paths.append(relative)
             records.append({"split": split, "index": index, "filepath1": paths[0], "filepath2": paths[1]} | record)
+            kind = record["kind"]
             task = f"local:{kind}" + (f":{record['change']}" if "change" in record else "")
             for tier, prompt in CSV_TIER_INPUTS.items():
                 rows.append(
@@ -554,8 +491,8 @@ def build_difference_dataset(
                         "taskname": task,
                         "filepath1": paths[0],
                         "filepath2": paths[1],
-                        "caption1": _capital(captions[0]),
-                        "caption2": _capital(captions[1]),
+                        "caption1": _capital(texts["caption_1"]),
+                        "caption2": _capital(texts["caption_2"]),
                         "input": prompt,
                         "answer": _capital(texts[tier]),
                     }
@@ -568,7 +505,7 @@ def build_difference_dataset(
         with open(os.path.join(output_dir, f"{split}_pairs.jsonl"), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)  # the known attributes of every pair
         report.splits[split], report.pairs[split], report.sources[split] = path, count, len(members)
-        report.kinds[split] = {k: sum(r["kind"] == k for r in records) for k in kinds}
+        report.kinds[split] = {k: sum(r["kind"] == k for r in records) for k in mix}
         manifest["pairs"][split] = count
         manifest["sources"] += [asdict(s) | {"split": split} for s in members]
     with open(os.path.join(output_dir, "manifest.json"), "w", encoding="utf-8") as f:
@@ -577,6 +514,8 @@ def build_difference_dataset(
 
 
 __all__ = [
+    "DEFAULT_UNSEEN_PACKAGES",
+    "RATE",
     "BuildReport",
     "Change",
     "Source",

@@ -147,19 +147,21 @@ def test_tiers_differ_in_kind(built):
             assert "listener" in detail or "heard side by side" in detail.lower()  # how it strikes a listener
 
 
-def test_answers_match_the_audio(built):
-    out, report = built
+def test_answers_match_the_audio(sources, tmp_path):
+    # changed pairs only, enough of them that level changes are among them
+    report = build_difference_dataset(sources, tmp_path, {"train": 60, "test": 2}, seed=5, mix={"change": 1.0})
     checked = 0
     for row in _rows(report, "train"):
         if row["input"] != TIER_INPUTS["few_words"] or not row["taskname"].startswith("local:change:gain"):
             continue
-        one, _ = sf.read(out / row["filepath1"])
-        two, _ = sf.read(out / row["filepath2"])
+        one, _ = sf.read(tmp_path / row["filepath1"])
+        two, _ = sf.read(tmp_path / row["filepath2"])
         louder_first = np.sqrt(np.mean(one**2)) > np.sqrt(np.mean(two**2))
         said_louder = names_change(row["answer"], "louder")
+        # "audio 1 is louder" or, read from the other clip, "audio 2 is quieter"
         assert louder_first == ((named_clip(row["answer"]) == 1) == said_louder), row
         checked += 1
-    assert checked >= 1
+    assert checked >= 2
 
 
 def _dominant(wave):
@@ -191,7 +193,8 @@ def test_controlled_changes_do_what_they_say(change):
     rng = np.random.default_rng(0)
     wave = (0.3 * tone(440, 1, RATE) + 0.1 * tone(5000, 1, RATE)).astype(np.float32)
     wave[: RATE // 2] *= np.linspace(0.05, 1, RATE // 2)  # a swell: dynamics for the compressor to squash
-    out = apply_change(wave, change, rng)
+    # the gap checked where its first implementation puts it (tests/test_ear.py checks every implementation)
+    out = apply_change(wave, change, rng, implementation="at_30" if change.name == "gap" else None)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
 
     def rms(x):
@@ -253,8 +256,11 @@ def test_known_attributes_score_oracle_answers_perfectly_at_every_tier(built):
         scores = score_answers(pairs, answers)
         assert scores["accuracy"] == 1.0 and scores["same_accuracy"] == 1.0, scores["mistakes"]
         swapped = [a.replace("udio 1", "@").replace("udio 2", "udio 1").replace("@", "udio 2") for a in answers]
-        assert score_answers(pairs, swapped)["clip_accuracy"] == 0.0
-    changed = next(p for p in pairs if p["kind"] == "change" and p["change"] == "gain")
+        # a reversal is the same from either clip ("audio 1 is reversed" is as right): the others flip
+        sided = [i for i, p in enumerate(pairs) if "reverse" not in {c["change"] for c in p.get("changes", [])}]
+        assert score_answers([pairs[i] for i in sided], [swapped[i] for i in sided])["clip_accuracy"] == 0.0
+    changed = {"kind": "change", "change": "gain", "value": 6.0, "changed_clip": 2, "labels": ["a hum"] * 2}
+    changed["filepath1"] = "pair.wav"
     clip, opposite = changed["changed_clip"], "quieter" if changed["value"] > 0 else "louder"
     assert score_answers([changed], [f"Audio {clip} is {opposite}."])["change_accuracy"] == 0.0
     # a level change read from the other clip is as right: "audio 2 is louder" is "audio 1 is quieter"

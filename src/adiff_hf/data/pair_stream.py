@@ -133,7 +133,8 @@ class DifferencePairStream(torch.utils.data.IterableDataset):
     `EAR_CLASSES`: one class, or two halves for two changes), `changed_clip` (0 / 1, or -100 where every change
     reads the same from either clip), `strength` (bucket or -100), `kinds` (each clip's `SOURCE_KINDS` index),
     `texts` (`few_words`, `sentence`, `detail`, `caption_1`, `caption_2`) and `record` (the known attributes, in
-    the form attribute scoring reads).
+    the form attribute scoring reads), `clip_sources` (the `Source` each clip comes from) and `unchanged` (whether
+    each clip is that source as read, unaltered).
     """
 
     def __init__(
@@ -202,6 +203,7 @@ class DifferencePairStream(torch.utils.data.IterableDataset):
                 changed = apply_change(changed, change, rng)
             clip = 1 if rng.random() < 0.5 else 2
             audio1, audio2 = (changed, wave) if clip == 1 else (wave, changed)
+            unchanged = [clip == 2, clip == 1]
             for change in changes:
                 target[EAR_CLASSES.index(change_class(change, clip))] += 1 / len(changes)
             changed_clip, strength = changed_clip_label(changes, clip), _strength_bucket(changes)
@@ -224,10 +226,14 @@ class DifferencePairStream(torch.utils.data.IterableDataset):
             wave = self._read(a)
             inaudible = draw_inaudible_change(rng) if kind == "near_identical" else None
             other = wave if inaudible is None else apply_change(wave, inaudible, rng)
-            audio1, audio2 = (wave, other) if rng.random() < 0.5 else (other, wave)
+            first = rng.random() < 0.5
+            audio1, audio2 = (wave, other) if first else (other, wave)
+            unchanged = [first or inaudible is None, not first or inaudible is None]
             target[EAR_CLASSES.index("same")] = 1.0
             texts = texts_for_same(a.label, a.kind, inaudible, rng)
             record = {"kind": kind, "changes": [], "labels": [a.label, a.label]}
+            if inaudible is not None:
+                record["inaudible"] = {"change": inaudible.name, "value": inaudible.value}
         else:
             b = self._draw_source(rng)
             for _ in range(20):
@@ -235,6 +241,7 @@ class DifferencePairStream(torch.utils.data.IterableDataset):
                     break
                 b = self._draw_source(rng)
             audio1, audio2 = self._read(a), self._read(b)
+            unchanged = [True, True]
             target[EAR_CLASSES.index("sources")] = 1.0
             kinds[1] = SOURCE_KINDS.index(b.kind)
             texts = texts_for_sources(a, b, rng)
@@ -253,6 +260,8 @@ class DifferencePairStream(torch.utils.data.IterableDataset):
             "kinds": kinds,
             "texts": {k: texts[k] for k in ("few_words", "sentence", "detail", "caption_1", "caption_2")},
             "record": record,
+            "clip_sources": [a, b if kind == "sources" else a],
+            "unchanged": unchanged,
         }
 
     def __iter__(self) -> Iterator[dict]:

@@ -118,16 +118,20 @@ def _from_the_other_clip(change: dict) -> dict:
 def names_pair_change(answer: str, pair: dict, labels=()) -> tuple[bool, bool]:
     """(clip right, change right) of an answer about a changed pair.
 
-    The changed clip must be named first with every change in its direction; where every change reads the same from
-    either clip (level, speed, tempo, pitch, reversal), naming the other clip with each change reversed is as right.
+    The changed clip must be named first with every change in its direction. Where every change reads the same
+    from either clip (level, speed, tempo, pitch, reversal), what counts is the clip *and* the direction: "audio 2 is
+    louder" and "audio 1 is quieter" are both right for a louder audio 2, "audio 2 is quieter" is wrong in both.
     """
     changes, clip = _changes(pair), named_clip(answer, labels)
-    right = clip == pair["changed_clip"], all(names_change(answer, expected_pattern(c), labels) for c in changes)
-    if all(c["change"] in TWO_SIDED for c in changes) and clip == 3 - pair["changed_clip"]:
-        reversed_right = all(names_change(answer, expected_pattern(_from_the_other_clip(c)), labels) for c in changes)
-        if reversed_right:
-            return True, True
-    return right
+    direct = all(names_change(answer, expected_pattern(c), labels) for c in changes)
+    if not all(c["change"] in TWO_SIDED for c in changes):
+        return clip == pair["changed_clip"], direct
+    reverse = all(names_change(answer, expected_pattern(_from_the_other_clip(c)), labels) for c in changes)
+    if (clip == pair["changed_clip"] and direct) or (clip == 3 - pair["changed_clip"] and reverse):
+        return True, True
+    if direct or reverse:  # a direction named, for the wrong clip
+        return False, False
+    return clip == pair["changed_clip"], False
 
 
 def score_answers(pairs: list[dict], answers: list[str]) -> dict:
