@@ -260,12 +260,16 @@ def _main(argv):
 
 def test_argument_errors_are_clear(toy, tiny_model, tmp_path):
     base = ["--model_name_or_path", tiny_model, "--output_dir", tmp_path, "--use_cpu"]
-    with pytest.raises(ValueError, match="--train_csv is required"):
+    with pytest.raises(ValueError, match=r"--train_csv \(difference CSVs\) or --sources .* is required"):
         _main([*base, "--stage", "1"])
     with pytest.raises(ValueError, match="exactly one of --stage N or --stages"):
         _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stages", "1,2"])
-    with pytest.raises(ValueError, match=r"Stages must be among 1, 2, 3; got \[1, 4\]"):
+    with pytest.raises(ValueError, match=r"Stages must be among ear, 1, 2, 3; got \['1', '4'\]"):
         _main([*base, "--train_csv", toy["train"], "--stages", "1,4"])
+    with pytest.raises(ValueError, match="The ear stage comes first"):
+        _main([*base, "--train_csv", toy["train"], "--stages", "1,ear"])
+    with pytest.raises(ValueError, match="The ear stage draws its pairs from --sources"):
+        _main([*base, "--train_csv", toy["train"], "--stage", "ear"])
     with pytest.raises(ValueError, match=r"--stage1_trainable: unknown components \['mapper'\]"):
         _main([*base, "--train_csv", toy["train"], "--stage", "1", "--stage1_trainable", "mapper"])
     with pytest.raises(ValueError, match=r"Unknown tiers \['short'\]"):
