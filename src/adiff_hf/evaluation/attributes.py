@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.changes import TWO_SIDED, describe_change, reversed_change
 from ..prompts import TIER_PROMPTS
 
 TIERS = ("few_words", "sentence", "detail")
@@ -105,14 +106,9 @@ def _changes(pair: dict) -> list[dict]:
     return pair.get("changes") or [{"change": pair["change"], "value": pair["value"]}]
 
 
-# changes that read the same from either clip: "audio 2 is louder" is also right as "audio 1 is quieter"
-TWO_SIDED = ("gain", "speed", "tempo", "pitch", "reverse")
-
-
 def _from_the_other_clip(change: dict) -> dict:
-    value = change["value"]
-    inverse = -value if change["change"] in ("gain", "pitch") else 1 / value if change["change"] != "reverse" else 1
-    return change | {"value": inverse}
+    """`{"change": "gain", "value": 6.0}` read from the other clip: `-6.0` (see `data.changes.reversed_change`)."""
+    return change | {"value": reversed_change(describe_change(change["change"], change["value"])).value}
 
 
 def names_pair_change(answer: str, pair: dict, labels=()) -> tuple[bool, bool]:

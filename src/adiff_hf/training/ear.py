@@ -25,6 +25,7 @@ from ..data.changes import EAR_CLASSES, SOURCE_KINDS, STRENGTH_BUCKETS
 from ..data.pair_stream import DifferencePairStream
 from ..feature_extraction_adiff import ADiffFeatureExtractor
 from ..modeling_adiff import ADiffEarModel
+from .trainer import stream_start
 
 logger = logging.getLogger(__name__)
 
@@ -173,17 +174,6 @@ class EarMeasureCallback(TrainerCallback):
             f.write(json.dumps(record) + "\n")
 
 
-class _Examples(torch.utils.data.Dataset):
-    def __init__(self, items):
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, index):
-        return self.items[index]
-
-
 def run_ear_stage(
     sources,
     training_args,
@@ -215,11 +205,7 @@ def run_ear_stage(
     checkpoint = None
     if resume:
         checkpoint = get_last_checkpoint(args.output_dir) if resume.lower() in ("true", "last") else resume
-    start = 0
-    if checkpoint:
-        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
-            steps = json.load(f)["global_step"]
-        start = steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    start = stream_start(args, checkpoint)
     train = DifferencePairStream(sources, "train", seed=seed, start=start)
     measured = {}
     for split in ("validation", "test_unseen"):
@@ -229,7 +215,7 @@ def run_ear_stage(
             logger.warning("The ear is not measured on %s: %s", split, err)
             continue
         measured[split] = list(stream)
-    eval_set = _Examples(measured.get("validation", [])) if measured.get("validation") else None
+    eval_set = measured.get("validation") or None  # a list: Trainer reads it by index
     trainer = Trainer(
         model=model,
         args=args,

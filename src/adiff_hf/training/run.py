@@ -23,7 +23,7 @@ from .ear import run_ear_stage
 from .lora import apply_lora
 from .loss_curve import plot_loss_curve
 from .stages import STAGE_DEFAULTS, parse_components, set_trainable_components
-from .trainer import ADiffTrainer, GenerationSamplesCallback, JsonlLogCallback
+from .trainer import ADiffTrainer, GenerationSamplesCallback, JsonlLogCallback, stream_start
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +54,6 @@ def _stage_training_args(training_args: ADiffTrainingArguments, stage_args: Stag
         max_steps=steps if steps is not None else training_args.max_steps,
         run_name=f"{training_args.run_name or 'adiff'}-stage{stage}",
     )
-
-
-def _stream_start(args, checkpoint: str | None) -> int:
-    """The stream item a resumed run goes on from: every item its finished steps drew is skipped, none twice."""
-    if not checkpoint:
-        return 0
-    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
-        steps = json.load(f)["global_step"]
-    return steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
 
 
 def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio: float, pools, start: int, batch: int):
@@ -125,7 +116,7 @@ def run_stage(
         if resume_from_checkpoint is True:
             checkpoint = get_last_checkpoint(args.output_dir)
         caption_ratio = stage_args.get(stage, "caption_ratio")
-        start = _stream_start(args, checkpoint)
+        start = stream_start(args, checkpoint)
         batch = args.per_device_train_batch_size
         train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start, batch)
         args = dataclasses.replace(args, ignore_data_skip=True)  # the stream itself starts where the run stopped

@@ -30,6 +30,16 @@ class ADiffTrainer(Trainer):
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
 
+def stream_start(args, checkpoint: str | None) -> int:
+    """The item of a pair stream a run resumed from `checkpoint` goes on from: every item its finished steps drew is
+    skipped, none drawn twice (0 without a checkpoint)."""
+    if not checkpoint:
+        return 0
+    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
+        steps = json.load(f)["global_step"]
+    return steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+
+
 class JsonlLogCallback(TrainerCallback):
     """Append every log entry (loss, learning rate, evaluation) as a JSON line to `path` (main process only)."""
 
@@ -74,4 +84,4 @@ class GenerationSamplesCallback(TrainerCallback):
                 logger.info("step %d | %s -> %s", state.global_step, example["prompt"], prediction)
 
 
-__all__ = ["ADiffTrainer", "GenerationSamplesCallback", "JsonlLogCallback"]
+__all__ = ["ADiffTrainer", "GenerationSamplesCallback", "JsonlLogCallback", "stream_start"]
