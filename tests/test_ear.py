@@ -2,6 +2,7 @@
 save / load, remote code, inside ADIFF), its pretraining stage and the stages that follow it, and a head that ships
 its ear."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -380,6 +381,7 @@ def test_what_each_clip_holds_is_scored(sources_json, processor):
     assert names_kind("a snare struck four times", "music") and not names_kind("a snare", "speech")
     torch.manual_seed(0)
     model = ADiffForConditionalGeneration(_tiny_adiff_with_ear(audio_time_segments=4)).eval()
+    processor = copy.copy(processor)  # the fixture is shared by the session: leave it as it was
     processor.num_prefix_tokens = model.config.num_prefix_tokens
     items = list(_stream(sources_json, seed=5, mix={"sources": 1.0}, num_pairs=12))
     scores = measure_contents(model, processor, items, batch_size=6)
