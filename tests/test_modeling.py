@@ -242,3 +242,41 @@ def test_bfloat16_gives_finite_logits_and_generates(converted_dir, variant):
     assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
     ids = model.generate(**inputs, max_new_tokens=8, min_new_tokens=8)
     assert ids.shape == (2, 8)
+
+
+def test_prefix_init_inputs_lets_the_audio_and_prompt_through(tmp_path):
+    """A fresh head with the release's init gives nearly the same prefix whatever it hears or is asked; with
+    prefix_init="inputs" the prefix follows both from the first step, and loading a checkpoint keeps its weights."""
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    features = torch.randn(2, 2, 1001, 64)
+    ids = torch.zeros(2, 40, dtype=torch.long)
+    ids[0, :4] = torch.tensor([20676, 391, 262, 3580])
+    ids[1, :4] = torch.tensor([6597, 287, 3703, 220])
+
+    def spread(prefix_init):
+        torch.manual_seed(0)
+        model = ADiffForConditionalGeneration(tiny_adiff_config(prefix_init=prefix_init)).eval()
+        with torch.no_grad():
+            asked = model.get_prefix_embeds(ids, features[[0, 0]])  # same audio, two prompts
+            heard = model.get_prefix_embeds(ids[[0, 0]], features)  # same prompt, two pairs
+
+        def apart(a, b):
+            return (1 - torch.nn.functional.cosine_similarity(a, b, dim=-1).mean()).item()
+
+        return model, apart(asked[0], asked[1]), apart(heard[0], heard[1])
+
+    _, release_asked, release_heard = spread("release")
+    model, asked, heard = spread("inputs")
+    assert asked > 10 * release_asked and heard > 10 * release_heard
+    layer = model.model.cross_projection.layers[0]
+    assert not layer.attn.project.weight.any() and not layer.mlp.fc2.weight.any()
+    assert model.model.text_mapper.prefix_const.std() < 0.1
+    with torch.no_grad():
+        layer.attn.project.weight.fill_(0.01)
+    model.save_pretrained(tmp_path / "m")
+    again = ADiffForConditionalGeneration.from_pretrained(tmp_path / "m")
+    assert again.config.prefix_init == "inputs"
+    torch.testing.assert_close(again.model.cross_projection.layers[0].attn.project.weight, layer.attn.project.weight)
+    with pytest.raises(ValueError, match="prefix_init"):
+        ADiffConfig(prefix_init="zeros")

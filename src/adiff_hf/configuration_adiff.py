@@ -82,6 +82,9 @@ class ADiffEarConfig(PreTrainedConfig):
         return frames
 
 
+PREFIX_INITS = ("release", "inputs")
+
+
 class ADiffConfig(PreTrainedConfig):
     r"""
     Configuration of an ADIFF model: an HTSAT audio tower, a projection, two audio mappers, a text mapper, a
@@ -140,6 +143,13 @@ class ADiffConfig(PreTrainedConfig):
             in a clip reaches the language model. Whisper: the first `audio_embed_frames` frames; HTSAT: its
             final feature map, averaged over frequency (`audio_time_frames` positions). At most
             `audio_time_frames`.
+        prefix_init (`str`, *optional*, defaults to `"release"`):
+            How a freshly built head starts (weights loaded from a checkpoint are never touched). `"release"`: the
+            mappers' learned prefix tokens are drawn with `torch.randn`, as the release does; they then outweigh
+            what the mappers read hundreds of times over, so the prefix hardly depends on the audio or the prompt
+            at the first step. `"inputs"`: they are drawn at the initializer range and the cross-projection's
+            residual branches start at zero, so the prefix follows the audio and the prompt from the first step
+            (what a head trained from scratch on a CPU budget needs).
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
         spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
@@ -189,6 +199,7 @@ class ADiffConfig(PreTrainedConfig):
     prompt_pad_token_id: int = 0
     audio_embed_frames: int | None = None
     audio_time_segments: int | None = None
+    prefix_init: str = "release"
     spec_augment_time_stripes: int = 2
     spec_augment_time_width: int = 64
     spec_augment_freq_stripes: int = 2
@@ -216,6 +227,8 @@ class ADiffConfig(PreTrainedConfig):
         if isinstance(self.text_config, dict) and self.text_config.get("model_type", "gpt2") == "gpt2":
             self.text_config = {**ADIFF_GPT2_DEFAULTS, "model_type": "gpt2", **self.text_config}
         super().__post_init__(**kwargs)
+        if self.prefix_init not in PREFIX_INITS:
+            raise ValueError(f"prefix_init must be one of {list(PREFIX_INITS)}; got {self.prefix_init!r}.")
         segments = self.audio_time_segments
         if segments is not None:
             if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:

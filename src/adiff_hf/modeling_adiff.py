@@ -325,12 +325,18 @@ class ADiffPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
+        # the spread the library gives linear layers
+        std = getattr(self.config.get_text_config(), "initializer_range", None) or 0.02
+        from_inputs = self.config.prefix_init == "inputs"
         if isinstance(module, ADiffMapper):
-            init.normal_(module.prefix_const, mean=0.0, std=1.0)  # the release draws them with torch.randn
+            # the release draws them with torch.randn; "inputs" keeps them on the scale of what the mapper reads
+            init.normal_(module.prefix_const, mean=0.0, std=std if from_inputs else 1.0)
             if hasattr(module, "segment_embeddings"):
-                # the spread the library gives `segment_linear`, so positions and contents start on one scale
-                std = getattr(self.config.get_text_config(), "initializer_range", None) or 0.02
+                # so positions and contents start on one scale
                 init.normal_(module.segment_embeddings, mean=0.0, std=std)
+        if getattr(module, "starts_at_zero", False):
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # `register_for_auto_class` records only the saved class; loading with trust_remote_code needs them all.
@@ -372,6 +378,10 @@ class ADiffModel(ADiffPreTrainedModel):
         self.cross_projection = ADiffTransformer(
             dim, config.cross_num_heads, config.cross_num_layers, config.cross_mlp_ratio, config.mapper_dropout
         )
+        if config.prefix_init == "inputs":
+            # the cross-projection starts as the identity: each prefix token is what its mapper made of its input
+            for layer in self.cross_projection.layers:
+                layer.attn.project.starts_at_zero = layer.mlp.fc2.starts_at_zero = True
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
 
