@@ -53,6 +53,9 @@ setup(
         "dev": [
             "pytest",
             "ruff",
+            # transformers' common model tests (its sdist's tests/test_modeling_common.py, fetched by
+            # scripts/fetch_transformers_tests.py) import it
+            "parameterized",
             "datasets>=3",
             "accelerate>=1.1",
             "matplotlib",

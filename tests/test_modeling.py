@@ -280,3 +280,20 @@ def test_prefix_init_inputs_lets_the_audio_and_prompt_through(tmp_path):
     torch.testing.assert_close(again.model.cross_projection.layers[0].attn.project.weight, layer.attn.project.weight)
     with pytest.raises(ValueError, match="prefix_init"):
         ADiffConfig(prefix_init="zeros")
+
+
+def test_prefix_norm_puts_every_prefix_token_on_one_length():
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    features = torch.randn(2, 2, 1001, 64)
+    ids = torch.zeros(2, 40, dtype=torch.long)
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration(tiny_adiff_config(prefix_norm=2.5)).eval()
+    with torch.no_grad():
+        prefix = model.get_prefix_embeds(ids, features)
+        model.config.prefix_norm = None
+        raw = model.get_prefix_embeds(ids, features)
+    torch.testing.assert_close(prefix.norm(dim=-1), torch.full(prefix.shape[:2], 2.5))
+    torch.testing.assert_close(prefix, torch.nn.functional.normalize(raw, dim=-1) * 2.5)
+    with pytest.raises(ValueError, match="prefix_norm"):
+        ADiffConfig(prefix_norm=0)

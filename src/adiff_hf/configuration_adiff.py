@@ -150,6 +150,10 @@ class ADiffConfig(PreTrainedConfig):
             at the first step. `"inputs"`: they are drawn at the initializer range and the cross-projection's
             residual branches start at zero, so the prefix follows the audio and the prompt from the first step
             (what a head trained from scratch on a CPU budget needs).
+        prefix_norm (`float`, *optional*):
+            None (the release): the prefix is the cross-projection's output as it is. A float: each prefix token is
+            scaled to this L2 norm (the typical norm of the language model's word embeddings suits), so that no token
+            can grow into a large constant the language model leans on instead of reading the audio and the prompt.
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
         spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
@@ -200,6 +204,7 @@ class ADiffConfig(PreTrainedConfig):
     audio_embed_frames: int | None = None
     audio_time_segments: int | None = None
     prefix_init: str = "release"
+    prefix_norm: float | None = None
     spec_augment_time_stripes: int = 2
     spec_augment_time_width: int = 64
     spec_augment_freq_stripes: int = 2
@@ -229,6 +234,8 @@ class ADiffConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if self.prefix_init not in PREFIX_INITS:
             raise ValueError(f"prefix_init must be one of {list(PREFIX_INITS)}; got {self.prefix_init!r}.")
+        if self.prefix_norm is not None and not self.prefix_norm > 0:
+            raise ValueError(f"prefix_norm must be None or a positive number; got {self.prefix_norm!r}.")
         segments = self.audio_time_segments
         if segments is not None:
             if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:

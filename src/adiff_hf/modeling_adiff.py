@@ -14,6 +14,7 @@ reason for each, in the README's "transformers compatibility" section.
 """
 
 import dataclasses
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,18 @@ from .configuration_adiff import ADiffConfig, ADiffEarConfig
 # The name transformers gives the language model's cache, in model outputs and in `forward` arguments: `cache`
 # from 5.24 on, `past_key_values` before. This is the one place that knows which release is installed.
 CACHE_NAME = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
+
+
+def _take_cache(model: nn.Module, cache: Cache | None, past_key_values: Cache | None) -> Cache | None:
+    """The cache `forward` was given under either name. Where the library has renamed it (5.24 on), the old name
+    warns as its own models' `forward` does, and `cache` wins if both are given."""
+    if past_key_values is not None and CACHE_NAME == "cache":
+        warnings.warn(
+            f"`past_key_values` is deprecated for `{type(model).__name__}.forward`. Use `cache` instead.",
+            FutureWarning,
+            stacklevel=3,
+        )
+    return cache if cache is not None else past_key_values
 
 
 @dataclasses.dataclass
@@ -467,28 +480,48 @@ class ADiffModel(ADiffPreTrainedModel):
 
     def get_prefix_embeds(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None,
         input_features: torch.Tensor | None = None,
         audio_embeds: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The `(batch_size, num_prefix_tokens, hidden_size)` prefix the language model decodes from."""
-        if input_ids is None:
-            raise ValueError("input_ids (the prompt, as prepared by ADiffProcessor) are required with input_features.")
-        if input_ids.shape[1] != self.config.prompt_length:
+        """The `(batch_size, num_prefix_tokens, hidden_size)` prefix the language model decodes from.
+
+        The prompt is `input_ids`, or its word embeddings `inputs_embeds`, `(batch_size, prompt_length,
+        hidden_size)`."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError(
+                "input_ids (the prompt, as prepared by ADiffProcessor) are required with input_features: give them, "
+                "or their embeddings as inputs_embeds, not both."
+            )
+        prompt = input_ids if input_ids is not None else inputs_embeds
+        if prompt.shape[1] != self.config.prompt_length:
             raise ValueError(
                 f"the prompt must be exactly prompt_length={self.config.prompt_length} tokens (padded with "
-                f"{self.config.prompt_pad_token_id}); got {input_ids.shape[1]}. Prepare it with ADiffProcessor."
+                f"{self.config.prompt_pad_token_id}); got {prompt.shape[1]}. Prepare it with ADiffProcessor."
             )
         pairs = (input_features if input_features is not None else audio_embeds).shape[0]
-        if input_ids.shape[0] != pairs:
-            raise ValueError(f"{input_ids.shape[0]} prompts for {pairs} audio pairs: one prompt per pair.")
-        audio = self.get_audio_features(input_features, audio_embeds)
+        if prompt.shape[0] != pairs:
+            raise ValueError(f"{prompt.shape[0]} prompts for {pairs} audio pairs: one prompt per pair.")
         word_embeddings = self.get_input_embeddings()
+        separator_id = self.config.separator_token_id
+        vocabulary = word_embeddings.weight.shape[0]
+        if not 0 <= separator_id < vocabulary:
+            raise ValueError(
+                f"separator_token_id={separator_id} is not in the language model's vocabulary of {vocabulary} "
+                "embeddings (after resize_token_embeddings?): set "
+                "config.separator_token_id to a token the vocabulary keeps."
+            )
+        audio = self.get_audio_features(input_features, audio_embeds)
         audio_1 = self.audio_mapper_1(audio[:, 0])
         audio_2 = self.audio_mapper_2(audio[:, 1])
-        text = self.text_mapper(word_embeddings(input_ids))
-        separator = word_embeddings(input_ids.new_full((input_ids.shape[0], 1), self.config.separator_token_id))
-        return self.cross_projection(torch.cat((audio_1, separator.to(audio_1.dtype), audio_2, text), dim=1))
+        text = self.text_mapper(word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds)
+        separator = word_embeddings(torch.full((prompt.shape[0], 1), separator_id, device=prompt.device))
+        prefix = self.cross_projection(torch.cat((audio_1, separator.to(audio_1.dtype), audio_2, text), dim=1))
+        if self.config.prefix_norm is not None:
+            # every token on one fixed length: none can grow into a constant the language model only leans on
+            prefix = F.normalize(prefix, dim=-1) * self.config.prefix_norm
+        return prefix
 
     def forward(
         self,
@@ -507,23 +540,27 @@ class ADiffModel(ADiffPreTrainedModel):
         input_ids (`torch.LongTensor`):
             With `input_features`: the prompt, `(batch_size, prompt_length)`, as made by [`ADiffProcessor`].
             Without: tokens that continue a cached prefix (what `generate()` passes after the first step).
+        inputs_embeds (`torch.FloatTensor` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            The word embeddings of `input_ids`, in their place: with `input_features`, the prompt's (`sequence_length`
+            is `prompt_length`); without, what the language model reads (a prefix, or tokens continuing one).
         input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`, *optional*):
             The two clips' log-mel spectrograms. Given, the prefix is computed and the language model reads it.
         answer_ids (`torch.LongTensor` of shape `(batch_size, answer_length)`, *optional*):
             Tokens placed after the prefix (teacher forcing).
         cache ([`Cache`], *optional*):
             The language model's keys and values so far. `past_key_values` is the same argument under the name
-            transformers used before 5.24; either name works on every supported release.
+            transformers used before 5.24; either name works on every supported release (from 5.24 on, the old one
+            warns, as the library's own models do).
         audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, *optional*):
             Precomputed clip embeddings of the audio tower, in place of `input_features`; `(batch_size, 2,
             audio_time_segments, audio_embed_dim)` when the config sets `audio_time_segments`.
         """
-        cache = cache if cache is not None else past_key_values
+        cache = _take_cache(self, cache, past_key_values)
+        return_dict = kwargs.pop("return_dict", None)
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         prefix_embeds = None
         if input_features is not None or audio_embeds is not None:
-            if inputs_embeds is not None:
-                raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
-            prefix_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds)
+            prefix_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds, inputs_embeds)
             inputs_embeds = prefix_embeds
             if answer_ids is not None:
                 answer_embeds = self.get_input_embeddings()(answer_ids).to(prefix_embeds.dtype)
@@ -537,16 +574,18 @@ class ADiffModel(ADiffPreTrainedModel):
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            return_dict=True,
             **{CACHE_NAME: cache},
             **kwargs,
         )
-        return ADiffModelOutputWithPast(
+        output = ADiffModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             prefix_embeds=prefix_embeds,
             **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
+        return output if return_dict else output.to_tuple()
 
 
 class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
@@ -584,8 +623,10 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     def get_audio_features(self, input_features=None, audio_embeds=None) -> torch.Tensor:
         return self.model.get_audio_features(input_features, audio_embeds)
 
-    def get_prefix_embeds(self, input_ids: torch.LongTensor, input_features=None, audio_embeds=None) -> torch.Tensor:
-        return self.model.get_prefix_embeds(input_ids, input_features, audio_embeds)
+    def get_prefix_embeds(
+        self, input_ids: torch.LongTensor | None, input_features=None, audio_embeds=None, inputs_embeds=None
+    ) -> torch.Tensor:
+        return self.model.get_prefix_embeds(input_ids, input_features, audio_embeds, inputs_embeds)
 
     def forward(
         self,
@@ -612,6 +653,9 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         logits_to_keep (`int` or `torch.Tensor`, *optional*, defaults to 0):
             Compute logits only for the last `logits_to_keep` positions (0: all), or for these indices.
         """
+        cache = _take_cache(self, cache, past_key_values)
+        return_dict = kwargs.pop("return_dict", None)
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         num_prefix = self.config.num_prefix_tokens
         has_audio = input_features is not None or audio_embeds is not None
         if labels is not None and has_audio and answer_ids is None:
@@ -628,8 +672,9 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             answer_ids=answer_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            cache=cache if cache is not None else past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
+            return_dict=True,
             **kwargs,
         )
         positions = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
@@ -639,7 +684,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             loss = self.loss_function(
                 logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
             )
-        return ADiffCausalLMOutputWithPast(
+        output = ADiffCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
@@ -647,6 +692,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             prefix_embeds=outputs.prefix_embeds,
             **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
+        return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
     def generate(
@@ -663,12 +709,11 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         The prefix is computed once per pair, before any beam or sample expansion (which is all this override
         adds); the returned sequences hold only the new tokens (decode them with `ADiffProcessor.batch_decode`).
         Every decoding mode, cache and argument of `generate()` applies (the default cache is transformers' static
-        one: see [`release_generation_defaults`]). Alternatively pass a precomputed prefix as `inputs_embeds`.
+        one: see [`release_generation_defaults`]). Alternatively pass a precomputed prefix as `inputs_embeds`
+        (with `input_features`, `inputs_embeds` are the prompt's word embeddings, as in `forward`).
         """
         if input_features is not None or audio_embeds is not None:
-            if inputs_embeds is not None:
-                raise ValueError("Pass either input_features (with the prompt ids) or inputs_embeds, not both.")
-            inputs_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds)
+            inputs_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds, inputs_embeds)
             attention_mask = None  # a prompt mask from a tokenizer does not describe the prefix
         elif inputs_embeds is None:
             raise ValueError(
