@@ -89,7 +89,7 @@ def test_zero_audio_embedding_stays_finite_through_the_model(model_and_processor
     with torch.no_grad():
         base.audio_projection.layer_norm.weight.zero_()
         base.audio_projection.layer_norm.bias.zero_()  # every projected embedding is now exactly zero
-        audio = base.get_audio_features(two_pairs["input_features"])
+        audio = base.get_audio_features(two_pairs["input_features"]).pooler_output
         prefix = base.get_prefix_embeds(two_pairs["input_ids"], two_pairs["input_features"])
     assert torch.equal(audio, torch.zeros_like(audio))
     assert torch.isfinite(prefix).all()

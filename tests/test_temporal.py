@@ -51,7 +51,7 @@ def test_clip_embeddings_are_time_segments_that_average_to_the_release_embedding
     with torch.no_grad():
         segments = temporal.get_clip_embeddings(features)
         pooled = release.get_clip_embeddings(features)
-        projected = temporal.get_audio_features(features)
+        projected = temporal.get_audio_features(features).pooler_output
     dim = temporal.config.audio_embed_dim
     assert segments.shape == (2, 2, SEGMENTS, dim) and pooled.shape == (2, 2, dim)
     # equal consecutive segments of the heard frames: their mean is the release's one vector

@@ -23,7 +23,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "
 COMMON = ["--use_cpu", "--logging_steps", "1", "--disable_tqdm", "true", "--paraphrase_prompts", "false"]
 
 
-def _run(args, cwd=REPO, timeout=600):
+def _run(args, cwd=REPO, timeout=3600):  # a guard against a hang, far above a slow run
     result = subprocess.run(args, check=False, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-4000:]
     return result

@@ -110,6 +110,12 @@ class ADiffModelTester:
 class ADiffModelTest(ModelTesterMixin, unittest.TestCase):
     all_model_classes = (ADiffModel, ADiffForConditionalGeneration)
     _is_composite = True
+    # the mixin expects the tower's width from audio_config.projection_dim, CLAP's own projection, which ADIFF does
+    # not use; HTSAT's last_hidden_state is (hidden_size, frequency, time) per clip
+    skip_test_audio_features_output_shape = True
+    # test_eager_matches_sdpa_inference feeds only main_input_name (the prompt) without this: with the audio, the
+    # mappers' and cross-projection's attention is compared too
+    additional_model_inputs = ["input_features"]
 
     def setUp(self):
         self.model_tester = ADiffModelTester(self)
@@ -154,6 +160,23 @@ class ADiffModelTest(ModelTesterMixin, unittest.TestCase):
                 out_ids = model(input_ids=input_ids, **inputs)[0]
                 out_embeds = model(inputs_embeds=model.get_input_embeddings()(input_ids), **inputs)[0]
             torch.testing.assert_close(out_embeds, out_ids)
+
+    def _audio_features_get_expected_num_attentions(self, model_tester=None):
+        # HTSAT records one attention map per stage (its last block's), and one hidden state per stage plus the input
+        return len(self.model_tester.audio_config["depths"])
+
+    def test_can_set_attention_dynamically(self):
+        # The mixin skips a model with a part that lacks SDPA, as HTSAT (ClapAudioModel) does: run it on ADIFF's other
+        # tower, a Whisper encoder, where the mappers, the tower and the language model all switch.
+        self.model_tester.audio_config = {
+            "model_type": "whisper",
+            "d_model": 16,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32,
+            "num_mel_bins": 80,
+        }
+        super().test_can_set_attention_dynamically()
 
     def test_config(self):
         self.config_tester.run_common_tests()

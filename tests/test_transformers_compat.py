@@ -1,5 +1,6 @@
 """What breaks when transformers moves: the cache under both of its names, every decoding mode with and without a
-cache, a model shared by threads, Trainer's evaluation outputs, and the library's own output classes."""
+cache, a model shared by threads, Trainer's evaluation outputs, the library's own output classes, and the attention
+implementation, which the whole model switches together."""
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,9 @@ import torch
 from transformers import Cache, DynamicCache, StaticCache, Trainer, TrainingArguments
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
-from adiff_hf.modeling_adiff import CACHE_NAME, ADiffCausalLMOutputWithPast, ADiffModelOutputWithPast
+from adiff_hf import ADiffForConditionalGeneration, modeling_adiff
+from adiff_hf.modeling_adiff import CACHE_NAME, ADiffAttention, ADiffCausalLMOutputWithPast, ADiffModelOutputWithPast
+from adiff_hf.testing_utils import tiny_adiff_config, tiny_whisper_llama_config
 
 PROMPTS = ["explain the difference between the two audio in detail", "caption the first audio"]
 
@@ -62,7 +65,7 @@ def test_a_cache_of_your_own_is_used(model_and_processor, two_pairs):
     model, _ = model_and_processor
     kwargs = {"max_new_tokens": 8, "min_new_tokens": 8}
     mine = DynamicCache()
-    ids = model.generate(**two_pairs, cache_implementation=None, past_key_values=mine, **kwargs)
+    ids = model.generate(**two_pairs, cache_implementation=None, **{CACHE_NAME: mine}, **kwargs)
     assert torch.equal(ids, model.generate(**two_pairs, use_cache=False, **kwargs))
     assert mine.get_seq_length() == model.config.num_prefix_tokens + 7
 
@@ -117,3 +120,50 @@ def test_trainer_evaluation_with_the_cache_on_returns_logits(model_and_processor
     torch.testing.assert_close(logits, expected.logits)
     torch.testing.assert_close(loss, expected.loss)
     assert torch.equal(labels, batch["labels"])
+
+
+@pytest.mark.parametrize("tower", ["htsat", "whisper"])
+def test_eager_attention_matches_sdpa_and_switches_with_the_model(tower, monkeypatch, tmp_path):
+    """The mappers' and cross-projection's attention follows `attn_implementation` as the language model's does:
+    `set_attn_implementation` and `from_pretrained(..., attn_implementation=...)` switch it, and eager gives SDPA's
+    logits."""
+    eager_calls = []
+    eager = modeling_adiff.eager_attention_forward
+
+    def counted(*args, **kwargs):
+        eager_calls.append(1)
+        return eager(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_adiff, "eager_attention_forward", counted)
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration((tiny_adiff_config if tower == "htsat" else tiny_whisper_llama_config)())
+    model.eval()
+    layers = sum(isinstance(module, ADiffAttention) for module in model.modules())
+    generator = torch.Generator().manual_seed(0)
+    shape = (2, 2, 1001, 64) if tower == "htsat" else (2, 2, 80, 3000)
+    inputs = {
+        "input_features": torch.randn(shape, generator=generator) * 10 - 40,
+        "input_ids": torch.randint(2, 1000, (2, model.config.prompt_length), generator=generator),
+    }
+
+    def logits(model):
+        eager_calls.clear()
+        with torch.no_grad():
+            return model(**inputs).logits
+
+    assert model.config._attn_implementation == "sdpa"
+    sdpa_logits = logits(model)
+    assert not eager_calls
+    model.set_attn_implementation("eager")
+    assert model.config._attn_implementation == model.config.text_config._attn_implementation == "eager"
+    torch.testing.assert_close(logits(model), sdpa_logits, atol=1e-5, rtol=1e-5)
+    assert len(eager_calls) == layers
+    # the mappers belong to the top-level model: its own entry switches them, and nothing else
+    model.set_attn_implementation({"": "sdpa"})
+    assert model.config.text_config._attn_implementation == "eager"
+    logits(model)
+    assert not eager_calls
+    model.save_pretrained(tmp_path)
+    loaded = ADiffForConditionalGeneration.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    torch.testing.assert_close(logits(loaded), sdpa_logits, atol=1e-5, rtol=1e-5)
+    assert len(eager_calls) == layers

@@ -14,7 +14,10 @@ reason for each, in the README's "transformers compatibility" section.
 """
 
 import dataclasses
+import math
 import warnings
+from collections.abc import Callable
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +32,14 @@ from transformers import (
     WhisperForAudioClassification,
 )
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    BaseModelOutputWithPast,
+    BaseModelOutputWithPooling,
+    CausalLMOutputWithPast,
+)
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import TransformersKwargs
 
 from .configuration_adiff import ADiffConfig, ADiffEarConfig
 
@@ -135,6 +145,8 @@ class ADiffEarModel(PreTrainedModel):
     base_model_prefix = "ear"
     main_input_name = "input_features"
     input_modalities = ("audio",)
+    # no attention layer: every implementation computes the same, so a model-wide "sdpa" request holds here too
+    _supports_sdpa = True
 
     def __init__(self, config: ADiffEarConfig):
         super().__init__(config)
@@ -191,14 +203,44 @@ class ADiffAudioProjection(nn.Module):
         return self.layer_norm(embed1 + embed2)
 
 
-class ADiffAttention(nn.Module):
-    """Multi-head self-attention with bias-free query and fused key/value projections (ClipCap's layout)."""
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unmasked attention written out as matrix products, what `attn_implementation="eager"` runs in ADIFF's mappers
+    and cross-projection.
 
-    def __init__(self, dim: int, num_heads: int):
+    `query`, `key` and `value` are `(batch, heads, length, head_dim)`; returns the attended values, `(batch, length,
+    heads, head_dim)`, and the attention weights, `(batch, heads, length, length)`, as every function of transformers'
+    `AttentionInterface` does. ADIFF's attention has no mask and no dropout, so `attention_mask` is always `None`.
+    """
+    weights = torch.softmax(torch.matmul(query, key.transpose(2, 3)) * scaling, dim=-1, dtype=torch.float32)
+    weights = weights.to(query.dtype)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+class ADiffAttention(nn.Module):
+    """Multi-head self-attention with bias-free query and fused key/value projections (ClipCap's layout).
+
+    The attention itself is the function of transformers' `AttentionInterface` that `config._attn_implementation`
+    names, read at every call, so `set_attn_implementation` switches it with the rest of the model: SDPA by default
+    (the release's computation), [`eager_attention_forward`] for `"eager"`.
+    """
+
+    def __init__(self, config: ADiffConfig, dim: int, num_heads: int):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"hidden size {dim} is not divisible by the number of heads {num_heads}")
+        self.config = config
         self.num_heads = num_heads
+        # SDPA's own default scale, computed as torch computes it: the release called SDPA without one
+        self.scaling = 1 / math.sqrt(dim // num_heads)
+        self.is_causal = False
         self.to_queries = nn.Linear(dim, dim, bias=False)
         self.to_keys_values = nn.Linear(dim, 2 * dim, bias=False)
         self.project = nn.Linear(dim, dim)
@@ -209,8 +251,11 @@ class ADiffAttention(nn.Module):
         queries = self.to_queries(hidden_states).view(batch, length, self.num_heads, head_dim).transpose(1, 2)
         keys_values = self.to_keys_values(hidden_states).view(batch, length, 2, self.num_heads, head_dim)
         keys, values = keys_values.permute(2, 0, 3, 1, 4).unbind(0)
-        attended = F.scaled_dot_product_attention(queries, keys, values)
-        return self.project(attended.transpose(1, 2).reshape(batch, length, dim))
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attended, _ = attention_interface(self, queries, keys, values, None, scaling=self.scaling, dropout=0.0)
+        return self.project(attended.reshape(batch, length, dim))
 
 
 class ADiffMLP(nn.Module):
@@ -227,10 +272,10 @@ class ADiffMLP(nn.Module):
 class ADiffTransformerLayer(GradientCheckpointingLayer):
     """Pre-norm transformer layer."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, dropout: float):
+    def __init__(self, config: ADiffConfig, dim: int, num_heads: int, mlp_ratio: float, dropout: float):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = ADiffAttention(dim, num_heads)
+        self.attn = ADiffAttention(config, dim, num_heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = ADiffMLP(dim, int(dim * mlp_ratio), dropout)
 
@@ -240,10 +285,14 @@ class ADiffTransformerLayer(GradientCheckpointingLayer):
 
 
 class ADiffTransformer(nn.Module):
-    def __init__(self, dim: int, num_heads: int, num_layers: int, mlp_ratio: float, dropout: float):
+    """`num_layers` [`ADiffTransformerLayer`]s; `config` is the model's, whose `_attn_implementation` they follow."""
+
+    def __init__(
+        self, config: ADiffConfig, dim: int, num_heads: int, num_layers: int, mlp_ratio: float, dropout: float
+    ):
         super().__init__()
         self.layers = nn.ModuleList(
-            ADiffTransformerLayer(dim, num_heads, mlp_ratio, dropout) for _ in range(num_layers)
+            ADiffTransformerLayer(config, dim, num_heads, mlp_ratio, dropout) for _ in range(num_layers)
         )
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -278,7 +327,12 @@ class ADiffMapper(nn.Module):
             self.input_projection = nn.Linear(model_dim, dim)
         self.prefix_const = nn.Parameter(torch.randn(config.prefix_length, dim))
         self.transformer = ADiffTransformer(
-            dim, config.mapper_num_heads, config.mapper_num_layers, config.mapper_mlp_ratio, config.mapper_dropout
+            config,
+            dim,
+            config.mapper_num_heads,
+            config.mapper_num_layers,
+            config.mapper_mlp_ratio,
+            config.mapper_dropout,
         )
         if dim != model_dim:
             self.output_projection = nn.Linear(dim, model_dim)
@@ -332,7 +386,7 @@ class ADiffPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["ADiffTransformerLayer", "ClapAudioLayer", "GPT2Block"]
     # the cache is not moved between devices under a device map, under either release's name for it
     _skip_keys_device_placement = ["cache", "past_key_values"]
-    # the mappers call SDPA directly; the language model and the audio tower follow `attn_implementation`
+    # eager and SDPA, in the mappers and cross-projection as in the language model; HTSAT itself is eager only
     _supports_sdpa = True
 
     @torch.no_grad()
@@ -384,12 +438,18 @@ class ADiffModel(ADiffPreTrainedModel):
         self.audio_projection = ADiffAudioProjection(
             config.audio_embed_dim, config.projection_dim, config.projection_dropout
         )
-        self.audio_mapper_1 = ADiffMapper(config, input_dim=config.projection_dim)
-        self.audio_mapper_2 = ADiffMapper(config, input_dim=config.projection_dim)
-        self.text_mapper = ADiffMapper(config)
+        # the model's own config: its attention layers read `_attn_implementation` from it at every call
+        self.audio_mapper_1 = ADiffMapper(self.config, input_dim=config.projection_dim)
+        self.audio_mapper_2 = ADiffMapper(self.config, input_dim=config.projection_dim)
+        self.text_mapper = ADiffMapper(self.config)
         dim = config.text_config.hidden_size
         self.cross_projection = ADiffTransformer(
-            dim, config.cross_num_heads, config.cross_num_layers, config.cross_mlp_ratio, config.mapper_dropout
+            self.config,
+            dim,
+            config.cross_num_heads,
+            config.cross_num_layers,
+            config.cross_mlp_ratio,
+            config.mapper_dropout,
         )
         if config.prefix_init == "inputs":
             # the cross-projection starts as the identity: each prefix token is what its mapper made of its input
@@ -397,6 +457,58 @@ class ADiffModel(ADiffPreTrainedModel):
                 layer.attn.project.starts_at_zero = layer.mlp.fc2.starts_at_zero = True
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
+
+    def _run_audio_tower(
+        self, input_features: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> tuple[BaseModelOutput, torch.Tensor]:
+        """The audio tower's output, its last and hidden states regrouped per pair (`(batch_size, 2, ...)`), and the
+        clip embeddings made from it (see [`~ADiffModel.get_clip_embeddings`]). `kwargs` (`output_hidden_states`,
+        `output_attentions`) go to the tower."""
+        if input_features.dim() != 4 or input_features.shape[1] != 2:
+            raise ValueError(
+                "input_features must have shape (batch_size, 2, frames, mel_bins), one pair per example; "
+                f"got {tuple(input_features.shape)}."
+            )
+        batch, pair, frames, bins = input_features.shape
+        clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
+        segments = self.config.audio_time_segments
+        if self.config.audio_config.model_type == ADiffEarConfig.model_type:  # the ear reads both clips of a pair
+            output = self.audio_tower(input_features.to(self.audio_tower.dtype), **kwargs)
+            tokens = output.last_hidden_state.reshape(batch * pair, *output.last_hidden_state.shape[2:])
+            if segments is None:
+                pooled = tokens.mean(dim=1)
+            else:
+                pooled = F.adaptive_avg_pool1d(tokens.transpose(1, 2), segments).transpose(1, 2)
+            # one output per pair already; the ear records no hidden states or attentions
+            return output, pooled.reshape(batch, pair, *pooled.shape[1:])
+        if self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
+            output = self.audio_tower(input_features=clips, return_dict=True, **kwargs)
+            heard = output.last_hidden_state[:, : self.config.audio_embed_frames]  # (clips, frames, hidden)
+            if segments is None:
+                pooled = heard.mean(dim=1)
+            else:
+                pooled = F.adaptive_avg_pool1d(heard.transpose(1, 2), segments).transpose(1, 2)
+        else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
+            if self.audio_tower.training:  # as the release, only while the tower itself trains
+                clips = self.spec_augment(clips)
+            output = self.audio_tower(input_features=clips.unsqueeze(1), return_dict=True, **kwargs)
+            if segments is None:
+                pooled = output.pooler_output
+            else:  # its final map is (clips, hidden, frequency, time), in time order; pooler_output is its mean
+                time_map = output.last_hidden_state.mean(dim=2)
+                pooled = F.adaptive_avg_pool1d(time_map, segments).transpose(1, 2)
+
+        def per_pair(value):
+            if isinstance(value, torch.Tensor):
+                return value.reshape(batch, pair, *value.shape[1:])
+            return None if value is None else tuple(per_pair(item) for item in value)
+
+        output = BaseModelOutput(
+            last_hidden_state=per_pair(output.last_hidden_state),
+            hidden_states=per_pair(output.hidden_states),
+            attentions=output.attentions,  # HTSAT's are per window, not per clip: as the tower gives them
+        )
+        return output, per_pair(pooled)
 
     def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
         """What the audio tower makes of each clip, before the projection: `(batch_size, 2, audio_embed_dim)`, or
@@ -409,57 +521,54 @@ class ADiffModel(ADiffPreTrainedModel):
             input_features (`torch.FloatTensor` of shape `(batch_size, 2, frames, mel_bins)`): the log-mel pairs
                 (`(batch_size, 2, mel_bins, frames)` for a Whisper tower, as its feature extractor makes them).
         """
-        if input_features.dim() != 4 or input_features.shape[1] != 2:
-            raise ValueError(
-                "input_features must have shape (batch_size, 2, frames, mel_bins), one pair per example; "
-                f"got {tuple(input_features.shape)}."
-            )
-        batch, pair, frames, bins = input_features.shape
-        clips = input_features.reshape(batch * pair, frames, bins).to(self.audio_tower.dtype)
-        segments = self.config.audio_time_segments
-        if self.config.audio_config.model_type == ADiffEarConfig.model_type:  # the ear reads both clips of a pair
-            tokens = self.audio_tower(input_features.to(self.audio_tower.dtype)).last_hidden_state
-            tokens = tokens.reshape(batch * pair, *tokens.shape[2:])  # (clips, time, hidden)
-            if segments is None:
-                pooled = tokens.mean(dim=1)
-            else:
-                pooled = F.adaptive_avg_pool1d(tokens.transpose(1, 2), segments).transpose(1, 2)
-        elif self.config.audio_config.model_type == "whisper":  # (clips, mel_bins, frames); mean over the heard frames
-            hidden = self.audio_tower(input_features=clips).last_hidden_state
-            heard = hidden[:, : self.config.audio_embed_frames]  # (clips, frames, hidden)
-            if segments is None:
-                pooled = heard.mean(dim=1)
-            else:
-                pooled = F.adaptive_avg_pool1d(heard.transpose(1, 2), segments).transpose(1, 2)
-        else:  # HTSAT: (clips, 1, frames, mel_bins); its pooled output is the clip embedding
-            if self.audio_tower.training:  # as the release, only while the tower itself trains
-                clips = self.spec_augment(clips)
-            output = self.audio_tower(input_features=clips.unsqueeze(1))
-            if segments is None:
-                pooled = output.pooler_output
-            else:  # its final map is (clips, hidden, frequency, time), in time order; pooler_output is its mean
-                time_map = output.last_hidden_state.mean(dim=2)
-                pooled = F.adaptive_avg_pool1d(time_map, segments).transpose(1, 2)
-        return pooled.reshape(batch, pair, *pooled.shape[1:])
+        return self._run_audio_tower(input_features)[1]
 
     def get_audio_features(
-        self, input_features: torch.Tensor | None = None, audio_embeds: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Projected (and, as configured, L2-normalised) clip embeddings, `(batch_size, 2, projection_dim)`, or
-        `(batch_size, 2, audio_time_segments, projection_dim)` with time segments (each segment projected and
-        normalised on its own).
+        self,
+        input_features: torch.FloatTensor | None = None,
+        audio_embeds: torch.FloatTensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple | BaseModelOutputWithPooling:
+        """The audio as the mappers read it, with what the audio tower computed on the way, as transformers' audio
+        language models return it from their `get_audio_features`.
 
         Args:
             input_features: the log-mel pairs (see [`~ADiffModel.get_clip_embeddings`]), or
             audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, or `(batch_size, 2,
                 audio_time_segments, audio_embed_dim)` with time segments): the audio tower's clip embeddings,
                 precomputed.
+            output_hidden_states (`bool`, *optional*), output_attentions (`bool`, *optional*): passed to the audio
+                tower (unset, its own config decides). The comparing ear records neither: they stay `None`.
+            return_dict (`bool`, *optional*): a [`BaseModelOutputWithPooling`] (the default, `config.return_dict`)
+                or a tuple of its fields that are not `None`.
+
+        Returns:
+            [`BaseModelOutputWithPooling`]:
+            - `pooler_output`: the projected (and, as configured, L2-normalised) clip embeddings, `(batch_size, 2,
+              projection_dim)`, or `(batch_size, 2, audio_time_segments, projection_dim)` with time segments (each
+              segment projected and normalised on its own);
+            - `last_hidden_state`, `hidden_states`: the audio tower's, each clip's regrouped with its partner's,
+              `(batch_size, 2, ...)` in the tower's own layout (HTSAT: `(hidden_size, frequency, time)` per clip;
+              Whisper and the ear: `(time, hidden_size)`);
+            - `attentions`: the audio tower's as it returns them, over the `2 * batch_size` clips (clip *j* of pair
+              *i* at `2 * i + j`; HTSAT's are per window of each clip).
+
+            The tower's outputs are `None` with `audio_embeds` (the tower does not run), and where it does not record
+            them.
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_features is None) == (audio_embeds is None):
             raise ValueError("Give exactly one of input_features (log-mels) or audio_embeds (clip embeddings).")
         if audio_embeds is None:
-            audio_embeds = self.get_clip_embeddings(input_features)
+            # only what was asked for: an explicit None would override the tower config's own setting
+            flags = {"output_hidden_states": output_hidden_states, "output_attentions": output_attentions}
+            tower, audio_embeds = self._run_audio_tower(
+                input_features, **{k: v for k, v in flags.items() if v is not None}
+            )
         else:
+            tower = BaseModelOutput(last_hidden_state=None)
             segments = self.config.audio_time_segments
             per_clip = (self.config.audio_embed_dim,) if segments is None else (segments, self.config.audio_embed_dim)
             if tuple(audio_embeds.shape[1:]) != (2, *per_clip):
@@ -476,7 +585,13 @@ class ADiffModel(ADiffPreTrainedModel):
         if self.config.normalize_audio_embeds:
             # eps keeps a zero vector finite where the release divides by a zero norm
             embeds = F.normalize(embeds, dim=-1)
-        return embeds
+        output = BaseModelOutputWithPooling(
+            last_hidden_state=tower.last_hidden_state,
+            pooler_output=embeds,
+            hidden_states=tower.hidden_states,
+            attentions=tower.attentions,
+        )
+        return output if return_dict else output.to_tuple()
 
     def get_prefix_embeds(
         self,
@@ -512,7 +627,7 @@ class ADiffModel(ADiffPreTrainedModel):
                 "embeddings (after resize_token_embeddings?): set "
                 "config.separator_token_id to a token the vocabulary keeps."
             )
-        audio = self.get_audio_features(input_features, audio_embeds)
+        audio = self.get_audio_features(input_features, audio_embeds, return_dict=True).pooler_output
         audio_1 = self.audio_mapper_1(audio[:, 0])
         audio_2 = self.audio_mapper_2(audio[:, 1])
         text = self.text_mapper(word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds)
@@ -534,7 +649,7 @@ class ADiffModel(ADiffPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         audio_embeds: torch.FloatTensor | None = None,
         past_key_values: Cache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> ADiffModelOutputWithPast:
         r"""
         input_ids (`torch.LongTensor`):
@@ -554,6 +669,10 @@ class ADiffModel(ADiffPreTrainedModel):
         audio_embeds (`torch.FloatTensor` of shape `(batch_size, 2, audio_embed_dim)`, *optional*):
             Precomputed clip embeddings of the audio tower, in place of `input_features`; `(batch_size, 2,
             audio_time_segments, audio_embed_dim)` when the config sets `audio_time_segments`.
+        kwargs ([`TransformersKwargs`], *optional*):
+            Passed to the language model (`output_hidden_states`, `output_attentions`, `use_cache`, ...), and
+            `return_dict`. Its hidden states and attentions are those of the `num_prefix_tokens`-long prefix and
+            what follows it.
         """
         cache = _take_cache(self, cache, past_key_values)
         return_dict = kwargs.pop("return_dict", None)
@@ -620,8 +739,21 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     def get_clip_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
         return self.model.get_clip_embeddings(input_features)
 
-    def get_audio_features(self, input_features=None, audio_embeds=None) -> torch.Tensor:
-        return self.model.get_audio_features(input_features, audio_embeds)
+    def get_audio_features(
+        self,
+        input_features=None,
+        audio_embeds=None,
+        output_hidden_states=None,
+        output_attentions=None,
+        return_dict=None,
+    ) -> tuple | BaseModelOutputWithPooling:
+        return self.model.get_audio_features(
+            input_features,
+            audio_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+            return_dict=return_dict,
+        )
 
     def get_prefix_embeds(
         self, input_ids: torch.LongTensor | None, input_features=None, audio_embeds=None, inputs_embeds=None
@@ -641,7 +773,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
         audio_embeds: torch.FloatTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         past_key_values: Cache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> ADiffCausalLMOutputWithPast:
         r"""
         input_ids, input_features, answer_ids, cache (or `past_key_values`), audio_embeds: see
