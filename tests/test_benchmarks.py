@@ -15,7 +15,7 @@ def test_benchmark_runner_end_to_end(tmp_path):
         check=False,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=3600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(output.read_text())

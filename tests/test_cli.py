@@ -21,7 +21,7 @@ def _cli(*args, cwd=None):
     executable = Path(sys.executable).with_name("adiff-hf")
     command = [str(executable)] if executable.exists() else [sys.executable, "-m", "adiff_hf"]
     return subprocess.run(
-        [*command, *map(str, args)], check=False, capture_output=True, text=True, timeout=300, cwd=cwd
+        [*command, *map(str, args)], check=False, capture_output=True, text=True, timeout=3600, cwd=cwd
     )
 
 

@@ -280,7 +280,7 @@ def _train(args):
         text=True,
         check=False,
         env={**__import__("os").environ, **env},
-        timeout=1800,  # a guard against hangs only
+        timeout=3600,  # a guard against hangs only
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result

@@ -27,7 +27,7 @@ def setup(tmp_path_factory):
 def _evaluate(model, out, *datasets):
     args = [sys.executable, SCRIPT, "--model", model, "--output_dir", out, "--model_name", "tiny-adiff", *datasets]
     args += ["--max_new_tokens", "8", "--batch_size", "4", "--bootstrap_samples", "20"]
-    result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
@@ -121,5 +121,5 @@ def test_missing_audio_names_the_file(setup, tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     args = [sys.executable, SCRIPT, "--model", model, "--output_dir", tmp_path, "--acd_csv", broken]
-    result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert result.returncode != 0 and "absent.wav" in result.stderr

@@ -97,7 +97,7 @@ def test_the_benchmark_script_end_to_end(controlled, tmp_path):
         check=False,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=3600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(output.read_text())

@@ -203,7 +203,7 @@ def test_import_script_runs_on_both_formats(tmp_path):
         check=False,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=3600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "out" / "smollm2-135m-instruct" / "model.safetensors").exists()

@@ -283,7 +283,7 @@ def test_measure_script_end_to_end(built, tiny_adiff_dir, tmp_path):
     args = [sys.executable, str(REPO / "scripts" / "measure_adiff.py"), "--model", str(tiny_adiff_dir)]
     args += ["--data_dir", str(out), "--output_dir", str(tmp_path), "--split", "test_unseen"]
     args += ["--max_new_tokens", "6", "--bootstrap_samples", "10"]
-    result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     attributes = json.loads((tmp_path / "attributes.json").read_text())
     assert set(attributes) == {"model", "clips swapped", "clips silenced"}

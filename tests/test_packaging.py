@@ -51,7 +51,7 @@ def test_a_wheel_ships_the_card_template_metric_and_head_and_its_card_command_wo
         [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=3600,
         check=False,
     )
     assert built.returncode == 0, built.stderr[-3000:]
@@ -65,7 +65,7 @@ def test_a_wheel_ships_the_card_template_metric_and_head_and_its_card_command_wo
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, wheel],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=3600,
         check=False,
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
@@ -76,7 +76,7 @@ def test_a_wheel_ships_the_card_template_metric_and_head_and_its_card_command_wo
         [sys.executable, "-m", "adiff_hf", "card", model_dir, "--repo_id", "someone/adiff-tiny"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=3600,
         env=env,
         cwd=tmp_path,
         check=False,
@@ -104,7 +104,7 @@ def test_importing_the_package_loads_no_optional_dependency():
         "import adiff_hf\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=3600, check=True)
     added = json.loads(result.stdout.strip().splitlines()[-1])
     assert "adiff_hf.modeling_adiff" in added  # the measurement sees what the package loads
     assert [name for name in added if any(name == o or name.startswith(o + ".") for o in OPTIONAL)] == []

@@ -96,7 +96,7 @@ def test_saved_custom_pipeline_loads_in_a_fresh_process(pipe, tmp_path, clips):
         "print(out[0]['generated_text'])\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=3600
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == expected.strip()

@@ -70,7 +70,7 @@ def test_saved_directory_loads_with_trust_remote_code_only(model_and_processor, 
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=300,
+        timeout=3600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

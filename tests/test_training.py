@@ -160,7 +160,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(toy, tiny_model, tmp_p
         env=ENV | {"KILL_AT_STEP": "6"},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=3600,
     )
     assert killed.returncode == -9, killed.stderr[-3000:]
     stage = tmp_path / "killed" / "stage3"
