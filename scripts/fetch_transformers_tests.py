@@ -98,11 +98,11 @@ def _download(version: str, into: Path, timeout: int, retries: int) -> Path:
         *("--timeout", str(timeout), "--retries", str(retries), "-d", str(into), f"transformers=={version}"),
     ]
     result = subprocess.run(command, check=False, capture_output=True, text=True)
-    archives = sorted(into.glob(f"transformers-{version}.tar.gz"))
-    if result.returncode or not archives:
+    archive = into / f"transformers-{version}.tar.gz"
+    if result.returncode or not archive.is_file():
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise FetchError(f"pip could not download the transformers {version} sdist: {last}")
-    return archives[0]
+    return archive
 
 
 def _extract(archive: Path, version: str, package: Path) -> None:

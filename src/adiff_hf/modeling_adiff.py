@@ -39,7 +39,7 @@ from transformers.modeling_outputs import (
     CausalLMOutputWithPast,
 )
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.utils import TransformersKwargs
+from transformers.utils import TransformersKwargs, can_return_tuple
 
 from .configuration_adiff import ADiffConfig, ADiffEarConfig
 
@@ -523,13 +523,13 @@ class ADiffModel(ADiffPreTrainedModel):
         """
         return self._run_audio_tower(input_features)[1]
 
+    @can_return_tuple
     def get_audio_features(
         self,
         input_features: torch.FloatTensor | None = None,
         audio_embeds: torch.FloatTensor | None = None,
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
-        return_dict: bool | None = None,
     ) -> tuple | BaseModelOutputWithPooling:
         """The audio as the mappers read it, with what the audio tower computed on the way, as transformers' audio
         language models return it from their `get_audio_features`.
@@ -558,7 +558,6 @@ class ADiffModel(ADiffPreTrainedModel):
             The tower's outputs are `None` with `audio_embeds` (the tower does not run), and where it does not record
             them.
         """
-        return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_features is None) == (audio_embeds is None):
             raise ValueError("Give exactly one of input_features (log-mels) or audio_embeds (clip embeddings).")
         if audio_embeds is None:
@@ -585,13 +584,12 @@ class ADiffModel(ADiffPreTrainedModel):
         if self.config.normalize_audio_embeds:
             # eps keeps a zero vector finite where the release divides by a zero norm
             embeds = F.normalize(embeds, dim=-1)
-        output = BaseModelOutputWithPooling(
+        return BaseModelOutputWithPooling(
             last_hidden_state=tower.last_hidden_state,
             pooler_output=embeds,
             hidden_states=tower.hidden_states,
             attentions=tower.attentions,
         )
-        return output if return_dict else output.to_tuple()
 
     def get_prefix_embeds(
         self,
@@ -638,6 +636,7 @@ class ADiffModel(ADiffPreTrainedModel):
             prefix = F.normalize(prefix, dim=-1) * self.config.prefix_norm
         return prefix
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -675,8 +674,6 @@ class ADiffModel(ADiffPreTrainedModel):
             what follows it.
         """
         cache = _take_cache(self, cache, past_key_values)
-        return_dict = kwargs.pop("return_dict", None)
-        return_dict = self.config.return_dict if return_dict is None else return_dict
         prefix_embeds = None
         if input_features is not None or audio_embeds is not None:
             prefix_embeds = self.get_prefix_embeds(input_ids, input_features, audio_embeds, inputs_embeds)
@@ -697,14 +694,13 @@ class ADiffModel(ADiffPreTrainedModel):
             **{CACHE_NAME: cache},
             **kwargs,
         )
-        output = ADiffModelOutputWithPast(
+        return ADiffModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             prefix_embeds=prefix_embeds,
             **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
-        return output if return_dict else output.to_tuple()
 
 
 class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
@@ -760,6 +756,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     ) -> torch.Tensor:
         return self.model.get_prefix_embeds(input_ids, input_features, audio_embeds, inputs_embeds)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -786,8 +783,6 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             Compute logits only for the last `logits_to_keep` positions (0: all), or for these indices.
         """
         cache = _take_cache(self, cache, past_key_values)
-        return_dict = kwargs.pop("return_dict", None)
-        return_dict = self.config.return_dict if return_dict is None else return_dict
         num_prefix = self.config.num_prefix_tokens
         has_audio = input_features is not None or audio_embeds is not None
         if labels is not None and has_audio and answer_ids is None:
@@ -816,7 +811,7 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             loss = self.loss_function(
                 logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
             )
-        output = ADiffCausalLMOutputWithPast(
+        return ADiffCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
@@ -824,7 +819,6 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
             prefix_embeds=outputs.prefix_embeds,
             **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
-        return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
     def generate(
