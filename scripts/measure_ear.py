@@ -1,6 +1,6 @@
 """What an ear trained by the ear stage hears, measured by its own heads on pairs it never saw.
 
-    python scripts/measure_ear.py --ear runs/ear/ear/with_heads --sources data/local/manifest.json \
+    python scripts/measure_ear.py --ear runs/ear/ear --sources data/local/manifest.json \
         --split test_unseen --pairs 1000 --output eval/ear_test_unseen.json
 
 Draws `--pairs` pairs of `--split` from the stream (seed `--seed`, so the set is fixed), and reports the
@@ -40,7 +40,7 @@ def table(scores: dict) -> str:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ear", required=True, help="the ear stage's with_heads/ directory")
+    parser.add_argument("--ear", required=True, help="the ear stage's output_dir/ear, heads included")
     parser.add_argument("--sources", required=True, help="the sources JSON the ear was trained from")
     parser.add_argument("--split", default="test_unseen")
     parser.add_argument("--pairs", type=int, default=1000)

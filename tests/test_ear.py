@@ -261,6 +261,99 @@ def test_ear_model_loads_with_remote_code_only(tmp_path):
     assert out == {"tower": "ADiffEarModel", "ids": expected}
 
 
+def _label_token_ids(tokenizer):
+    from adiff_hf.data.changes import EAR_LABEL_WORDS
+
+    return {
+        head: [tokenizer(" " + word, add_special_tokens=False).input_ids for word in words]
+        for head, words in EAR_LABEL_WORDS.items()
+    }
+
+
+def test_the_ears_heads_enter_the_prefix_as_words(tmp_path):
+    from transformers import AutoTokenizer
+
+    from adiff_hf import ADiffFeatureExtractor, ADiffProcessor
+    from adiff_hf.data.changes import EAR_LABEL_WORDS
+
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    ids = _label_token_ids(tokenizer)
+    ear = {"model_type": "adiff_ear", **TINY_EAR, "label_words": EAR_LABEL_WORDS}
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    config = tiny_adiff_config(
+        audio_config=ear, audio_time_segments=4, prefix_length=3, ear_word_prefix=True, ear_word_token_ids=ids
+    )
+    assert config.num_prefix_tokens == 3 * 3 + 1 + 4
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration(config).eval()
+    heads = model.model.audio_tower
+    change = EAR_LABEL_WORDS["change"].index("louder")
+    with torch.no_grad():  # an ear sure of what it hears: audio 2 louder, audio 1 a voice, audio 2 a sound effect
+        for head in (heads.change_head, heads.clip_head):
+            head.weight.zero_()
+            head.bias.fill_(-40.0)
+        heads.change_head.bias[change] = heads.clip_head.bias[1] = 40.0
+        heads.kind_head.weight.zero_()
+        heads.kind_head.bias.copy_(torch.tensor([40.0, -40.0, 0.0]))  # speech for both clips...
+    features = torch.randn(2, 2, 1001, 64) * 10 - 40
+    processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
+    pair = [tone(440, 1.0), tone(440, 1.0) * 0.3]
+    input_ids = processor(text=["explain the difference in few words"] * 2, audio=[pair, pair])["input_ids"]
+    prefix = model.model.get_prefix_embeds(input_ids, features)
+    assert prefix.shape == (2, config.num_prefix_tokens, 32)
+    words = model.get_input_embeddings()
+
+    def word(text):
+        return words(torch.tensor(tokenizer(" " + text, add_special_tokens=False).input_ids)).mean(0).expand(2, -1)
+
+    torch.testing.assert_close(prefix[:, -1], word("louder"))
+    torch.testing.assert_close(prefix[:, -2], word("audio 2"))
+    torch.testing.assert_close(prefix[:, -3], word("a voice"))
+    torch.testing.assert_close(prefix[:, -4], word("a voice"))
+    # an unsure head reads as a mixture: half "a voice", half "a musical sound"
+    with torch.no_grad():
+        heads.kind_head.bias.copy_(torch.tensor([0.0, 0.0, -40.0]))
+    mixed = model.model.get_prefix_embeds(input_ids, features)[:, -3]
+    torch.testing.assert_close(mixed, (word("a voice") + word("a musical sound")) / 2)
+    # the processor's labels skip the longer prefix; training and decoding run on it
+    batch = processor(text=["explain the difference in few words"], audio=[pair])
+    labelled = processor(text=["explain the difference in few words"], audio=[pair], answer=["Audio 2 is louder."])
+    assert (labelled["labels"][0, : config.num_prefix_tokens] == -100).all()
+    assert torch.isfinite(model(**labelled).loss)
+    assert model.generate(**batch, max_new_tokens=3).shape == (1, 3)
+    # the heads are read from the audio itself: precomputed clip embeddings cannot carry them
+    with pytest.raises(ValueError, match="give input_features, not audio_embeds"):
+        model.model.get_prefix_embeds(input_ids, audio_embeds=model.get_clip_embeddings(features))
+    # saved and loaded, the words and the heads come back
+    prefix = model.model.get_prefix_embeds(input_ids, features)
+    model.save_pretrained(tmp_path / "m")
+    again = ADiffForConditionalGeneration.from_pretrained(tmp_path / "m").eval()
+    assert again.config.ear_word_token_ids == ids and again.config.audio_config.label_words == EAR_LABEL_WORDS
+    torch.testing.assert_close(again.model.get_prefix_embeds(input_ids, features), prefix)
+
+
+def test_ear_words_need_an_ear_with_heads():
+    from adiff_hf.data.changes import EAR_LABEL_WORDS
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    with pytest.raises(ValueError, match="ear_word_prefix needs an ear that carries its heads"):
+        _tiny_adiff_with_ear(ear_word_prefix=True)
+    with pytest.raises(ValueError, match="ear_word_prefix needs an ear"):
+        tiny_adiff_config(ear_word_prefix=True)  # HTSAT has no heads
+    with pytest.raises(ValueError, match="label_words must name the classes of each head"):
+        ADiffEarConfig(label_words={"change": ["louder"]})
+    with pytest.raises(ValueError, match="names the two clips"):
+        ADiffEarConfig(label_words={**EAR_LABEL_WORDS, "clip": ["audio 1"]})
+    ear = {"model_type": "adiff_ear", **TINY_EAR, "label_words": EAR_LABEL_WORDS}
+    with pytest.raises(ValueError, match="one token list per class"):
+        tiny_adiff_config(audio_config=ear, ear_word_prefix=True, ear_word_token_ids={"change": [[1]]})
+    config = tiny_adiff_config(audio_config=ear, ear_word_prefix=True)
+    model = ADiffForConditionalGeneration(config)
+    with pytest.raises(ValueError, match="ear_word_token_ids is not"):
+        model.model.get_prefix_embeds(torch.zeros(1, 40, dtype=torch.long), torch.zeros(1, 2, 1001, 64))
+
+
 def _tiny_lm(directory):
     import shutil
 
@@ -289,6 +382,10 @@ def _train(args):
 COMMON = ["--use_cpu", "--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "1"]
 
 
+# the language model also reads the ear's heads as words
+EAR_THEN_SPEAK_OVERRIDES = {"audio_time_segments": 4, "projection_dim": 16, "prefix_length": 4, "ear_word_prefix": True}
+
+
 @pytest.fixture(scope="module")
 def ear_then_speak(sources_json, tmp_path_factory):
     """`--stages ear,1` on the tiny sources: a tiny ear, then a tiny GPT-2 taught to speak from it."""
@@ -299,7 +396,7 @@ def ear_then_speak(sources_json, tmp_path_factory):
         + ["--ear_config", json.dumps(TINY_EAR), "--ear_max_steps", "6", "--stage1_max_steps", "3"]
         + ["--per_device_train_batch_size", "4", "--stream_eval_pairs", "8", "--save_steps", "3"]
         + ["--learning_rate", "3e-3", "--num_generation_samples", "0"]
-        + ["--config_overrides", json.dumps({"audio_time_segments": 4, "projection_dim": 16, "prefix_length": 4})]
+        + ["--config_overrides", json.dumps(EAR_THEN_SPEAK_OVERRIDES)]
         + COMMON
     )
     return out
@@ -319,6 +416,12 @@ def test_ear_stage_saves_an_ear_with_its_measurements(ear_then_speak):
     stage1 = ADiffForConditionalGeneration.from_pretrained(ear_then_speak / "stage1")
     for name, tensor in ear.state_dict().items():
         assert torch.equal(stage1.model.audio_tower.state_dict()[name], tensor), name
+    # ... and reads its heads as the tokenizer's words for their classes
+    from transformers import AutoTokenizer
+
+    assert stage1.config.num_prefix_tokens == 3 * 4 + 1 + 4
+    tokenizer = AutoTokenizer.from_pretrained(ear_then_speak / "stage1")
+    assert stage1.config.ear_word_token_ids == _label_token_ids(tokenizer)
     stage = json.loads((ear_then_speak / "stage1" / "stage_summary.json").read_text())
     assert stage["global_step"] == 3 and stage["train_examples"] == 12
     assert stage["data"]["sources"].endswith("sources.json")
@@ -356,7 +459,10 @@ def test_a_head_that_ships_its_ear_assembles_without_an_audio_backbone(ear_then_
         # BatchNorm's count of training batches is not shipped: inference does not read it
         if not name.startswith(("model.language_model", "lm_head")) and not name.endswith("num_batches_tracked"):
             assert torch.equal(assembled.state_dict()[name], tensor), name
-    assert isinstance(ADiffConfig.from_pretrained(out).audio_config, ADiffEarConfig)
+    config = ADiffConfig.from_pretrained(out)
+    assert isinstance(config.audio_config, ADiffEarConfig)
+    assert config.ear_word_prefix and config.ear_word_token_ids == model.config.ear_word_token_ids
+    assert config.audio_config.label_words == model.config.audio_config.label_words
 
 
 def test_speaking_batches_ask_one_task_and_do_not_depend_on_workers(sources_json):

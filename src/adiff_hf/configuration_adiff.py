@@ -27,6 +27,12 @@ ADIFF_HTSAT_DEFAULTS = {
 ADIFF_GPT2_DEFAULTS = {"n_positions": 512}
 
 
+# the heads an ear may carry (see `ADiffEarConfig.label_words`), and the prefix slots `ear_word_prefix` reads from
+# them: each clip's kind of source, the changed clip, the change
+EAR_HEADS = ("change", "clip", "strength", "kind")
+EAR_WORD_SLOTS = ("kind", "kind", "clip", "change")
+
+
 class ADiffEarConfig(PreTrainedConfig):
     r"""
     Configuration of ADIFF's comparing ear ([`ADiffEarModel`]): a small CNN, trained from scratch, that encodes each
@@ -46,6 +52,12 @@ class ADiffEarConfig(PreTrainedConfig):
         dropout (`float`, *optional*, defaults to 0.1): dropout on the output tokens while training.
         input_frames (`int`, *optional*, defaults to 1001): log-mel frames of one heard clip (10 s at ADIFF's 10 ms
             hop); sets `time_frames`, the tokens per clip.
+        label_words (`dict[str, list[str]]`, *optional*): None: the ear alone. A dict: the ear carries the heads of
+            its pretraining stage, one per key of `EAR_HEADS`, each class named by the words its answers use:
+            `"change"` (the direction-aware change of the pair), `"clip"` (the changed clip: exactly two),
+            `"strength"` (its strength bucket) and `"kind"` (each clip's kind of source). With
+            [`ADiffConfig.ear_word_prefix`], the language model reads these heads' posteriors as mixtures of the
+            embeddings of these words.
     """
 
     model_type = "adiff_ear"
@@ -58,9 +70,21 @@ class ADiffEarConfig(PreTrainedConfig):
     level_scale: float = 20.0
     dropout: float = 0.1
     input_frames: int = 1001
+    label_words: dict[str, list[str]] | None = None
 
     def __post_init__(self, **kwargs):
         self.channels, self.time_strides = list(self.channels), list(self.time_strides)
+        if self.label_words is not None:
+            given = sorted(self.label_words) if isinstance(self.label_words, dict) else self.label_words
+            if given != sorted(EAR_HEADS) or not all(self.label_words[head] for head in EAR_HEADS):
+                raise ValueError(
+                    f"label_words must name the classes of each head {list(EAR_HEADS)}, each a non-empty list of "
+                    f"words; got {given!r}."
+                )
+            if len(self.label_words["clip"]) != 2:
+                raise ValueError(
+                    f"label_words['clip'] names the two clips of a pair; got {self.label_words['clip']!r}."
+                )
         if len(self.channels) != len(self.time_strides) or not self.channels:
             raise ValueError(
                 f"channels ({self.channels}) and time_strides ({self.time_strides}) must be as long as each other, "
@@ -154,6 +178,14 @@ class ADiffConfig(PreTrainedConfig):
             None (the release): the prefix is the cross-projection's output as it is. A float: each prefix token is
             scaled to this L2 norm (the typical norm of the language model's word embeddings suits), so that no token
             can grow into a large constant the language model leans on instead of reading the audio and the prompt.
+        ear_word_prefix (`bool`, *optional*, defaults to False):
+            With an ear that carries its heads (`audio_config.label_words`): four more prefix tokens follow the
+            cross-projection's, each a mixture of word embeddings weighted by one head's posterior (`EAR_WORD_SLOTS`:
+            the kind of source of audio 1, of audio 2, the changed clip, the change). A pretrained language model
+            reads them as words from the first step, so what the ear hears cannot be trained away as noise.
+        ear_word_token_ids (`dict[str, list[list[int]]]`, *optional*):
+            For `ear_word_prefix`: the language model's token ids of each head's `label_words`, one list per class
+            (a class's embedding is the mean of its tokens'). The backbone builder fills them from the tokenizer.
         prompt_pad_token_id (`int`, *optional*, defaults to 0):
             Id prompts are padded with (GPT-2's `"!"`, as in the release; it is not made a special token).
         spec_augment_time_stripes (`int`, *optional*, defaults to 2), spec_augment_time_width (`int`, *optional*,
@@ -205,6 +237,8 @@ class ADiffConfig(PreTrainedConfig):
     audio_time_segments: int | None = None
     prefix_init: str = "release"
     prefix_norm: float | None = None
+    ear_word_prefix: bool = False
+    ear_word_token_ids: dict[str, list[list[int]]] | None = None
     spec_augment_time_stripes: int = 2
     spec_augment_time_width: int = 64
     spec_augment_freq_stripes: int = 2
@@ -236,6 +270,18 @@ class ADiffConfig(PreTrainedConfig):
             raise ValueError(f"prefix_init must be one of {list(PREFIX_INITS)}; got {self.prefix_init!r}.")
         if self.prefix_norm is not None and not self.prefix_norm > 0:
             raise ValueError(f"prefix_norm must be None or a positive number; got {self.prefix_norm!r}.")
+        if self.ear_word_prefix:
+            words = getattr(self.audio_config, "label_words", None)
+            if not is_ear or words is None:
+                raise ValueError(
+                    "ear_word_prefix needs an ear that carries its heads (an ADiffEarConfig with label_words, as the "
+                    "ear stage saves it)."
+                )
+            ids = self.ear_word_token_ids
+            if ids is not None and {h: len(ids.get(h, ())) for h in EAR_HEADS} != {h: len(words[h]) for h in EAR_HEADS}:
+                raise ValueError(
+                    "ear_word_token_ids must hold one token list per class of each head in audio_config.label_words."
+                )
         segments = self.audio_time_segments
         if segments is not None:
             if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
@@ -266,8 +312,8 @@ class ADiffConfig(PreTrainedConfig):
 
     @property
     def num_prefix_tokens(self) -> int:
-        """Embeddings placed before the answer: audio 1, separator, audio 2, text."""
-        return 3 * self.prefix_length + 1
+        """Embeddings placed before the answer: audio 1, separator, audio 2, text (and the ear's words)."""
+        return 3 * self.prefix_length + 1 + (len(EAR_WORD_SLOTS) if self.ear_word_prefix else 0)
 
 
-__all__ = ["ADiffConfig", "ADiffEarConfig"]
+__all__ = ["EAR_HEADS", "EAR_WORD_SLOTS", "ADiffConfig", "ADiffEarConfig"]

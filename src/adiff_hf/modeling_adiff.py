@@ -124,9 +124,16 @@ class ADiffEarOutput(BaseModelOutput):
 
     pooler_output (`torch.FloatTensor` of shape `(batch_size, 2, hidden_size)`):
         Each clip's tokens averaged over time.
+    change_logits (`(batch_size, num_change_classes)`), clip_logits (`(batch_size, 2)`), strength_logits
+    (`(batch_size, num_strength_buckets)`), kind_logits (`(batch_size, 2, num_kinds)`):
+        The heads' scores, when the ear carries them (`config.label_words`); classes in the order of its words.
     """
 
     pooler_output: torch.FloatTensor | None = None
+    change_logits: torch.FloatTensor | None = None
+    clip_logits: torch.FloatTensor | None = None
+    strength_logits: torch.FloatTensor | None = None
+    kind_logits: torch.FloatTensor | None = None
 
 
 class ADiffEarModel(PreTrainedModel):
@@ -138,6 +145,9 @@ class ADiffEarModel(PreTrainedModel):
     context. Comparing frame by frame before pooling is what lets a small network hear a change.
 
     Input: `(batch_size, 2, frames, mel_bins)` log-mel pairs in dB, ADIFF's front end (`ADiffFeatureExtractor`).
+
+    With `config.label_words`, the ear also carries the heads of its pretraining stage: on each clip's tokens, mean-
+    and max-pooled, a pair layer and then the change, changed-clip and strength heads, and a per-clip kind head.
     """
 
     config_class = ADiffEarConfig
@@ -164,6 +174,13 @@ class ADiffEarModel(PreTrainedModel):
         self.temporal = nn.Conv1d(config.hidden_size, config.hidden_size, 5, padding=2)
         self.layer_norm = nn.LayerNorm(config.hidden_size)
         self.dropout = nn.Dropout(config.dropout)
+        if config.label_words is not None:
+            width, words = config.hidden_size, config.label_words
+            self.pair_head = nn.Sequential(nn.Linear(4 * width, width), nn.GELU(), nn.Dropout(config.dropout))
+            self.change_head = nn.Linear(width, len(words["change"]))
+            self.clip_head = nn.Linear(width, len(words["clip"]))
+            self.strength_head = nn.Linear(width, len(words["strength"]))
+            self.kind_head = nn.Linear(2 * width, len(words["kind"]))
         self.post_init()
 
     def forward(self, input_features: torch.Tensor, **kwargs) -> ADiffEarOutput:
@@ -184,7 +201,15 @@ class ADiffEarModel(PreTrainedModel):
         tokens = tokens + F.gelu(self.temporal(tokens.transpose(1, 2))).transpose(1, 2)
         tokens = self.dropout(self.layer_norm(tokens))
         tokens = tokens.view(2, batch, *tokens.shape[1:]).transpose(0, 1)
-        return ADiffEarOutput(last_hidden_state=tokens, pooler_output=tokens.mean(dim=2))
+        output = ADiffEarOutput(last_hidden_state=tokens, pooler_output=tokens.mean(dim=2))
+        if self.config.label_words is not None:
+            clips = torch.cat((output.pooler_output, tokens.amax(dim=2)), dim=-1)  # (batch, 2, 2 * hidden)
+            pair = self.pair_head(clips.flatten(1))
+            output.change_logits = self.change_head(pair)
+            output.clip_logits = self.clip_head(pair)
+            output.strength_logits = self.strength_head(pair)
+            output.kind_logits = self.kind_head(clips)
+        return output
 
 
 class ADiffAudioProjection(nn.Module):
@@ -625,6 +650,15 @@ class ADiffModel(ADiffPreTrainedModel):
                 "embeddings (after resize_token_embeddings?): set "
                 "config.separator_token_id to a token the vocabulary keeps."
             )
+        ear_words = None
+        if self.config.ear_word_prefix:
+            if input_features is None:
+                raise ValueError(
+                    "This model reads the ear's heads (ear_word_prefix): give input_features, not audio_embeds."
+                )
+            tower, audio_embeds = self._run_audio_tower(input_features)
+            ear_words = self.get_ear_word_embeds(tower).to(word_embeddings.weight.dtype)
+            input_features = None
         audio = self.get_audio_features(input_features, audio_embeds, return_dict=True).pooler_output
         audio_1 = self.audio_mapper_1(audio[:, 0])
         audio_2 = self.audio_mapper_2(audio[:, 1])
@@ -634,7 +668,37 @@ class ADiffModel(ADiffPreTrainedModel):
         if self.config.prefix_norm is not None:
             # every token on one fixed length: none can grow into a constant the language model only leans on
             prefix = F.normalize(prefix, dim=-1) * self.config.prefix_norm
+        if ear_words is not None:
+            prefix = torch.cat((prefix, ear_words.to(prefix.dtype)), dim=1)
         return prefix
+
+    def get_ear_word_embeds(self, tower: ADiffEarOutput) -> torch.Tensor:
+        """The ear's heads read as words (`config.ear_word_prefix`): `(batch_size, len(EAR_WORD_SLOTS),
+        hidden_size)`, each slot the posterior-weighted mean of the word embeddings of its head's classes (audio 1's
+        kind of source, audio 2's, the changed clip, the change)."""
+        if self.config.ear_word_token_ids is None:
+            raise ValueError(
+                "ear_word_prefix is set but config.ear_word_token_ids is not: build the model with "
+                "build_model_from_backbones, which tokenizes the ear's label words."
+            )
+        word_embeddings = self.get_input_embeddings()
+        device = word_embeddings.weight.device
+        tables = {
+            head: torch.stack(
+                [word_embeddings(torch.tensor(ids, device=device)).mean(dim=0) for ids in token_ids]
+            ).float()
+            for head, token_ids in self.config.ear_word_token_ids.items()
+        }
+        posteriors = {
+            "change": tower.change_logits.float().softmax(-1),
+            "clip": tower.clip_logits.float().softmax(-1),
+            "kind": tower.kind_logits.float().softmax(-1),  # (batch, 2, kinds)
+        }
+        kinds = posteriors["kind"] @ tables["kind"]
+        return torch.stack(
+            (kinds[:, 0], kinds[:, 1], posteriors["clip"] @ tables["clip"], posteriors["change"] @ tables["change"]),
+            dim=1,
+        )
 
     @can_return_tuple
     def forward(

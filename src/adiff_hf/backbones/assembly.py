@@ -56,6 +56,9 @@ CONFIG_FIELDS = (
     "mapper_hidden_size",
     "audio_embed_frames",
     "audio_time_segments",
+    "prefix_norm",
+    "ear_word_prefix",
+    "ear_word_token_ids",
 )
 
 

@@ -70,6 +70,13 @@ def build_model_from_backbones(
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or text_decoder)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"The tokenizer of {text_decoder} has no end token: ADIFF needs one.")
+    if overrides.get("ear_word_prefix") and "ear_word_token_ids" not in overrides and audio is not None:
+        # each class of the ear's heads as the language model's tokens for its words (" louder", " audio 2")
+        words = getattr(audio.config, "label_words", None) or {}
+        overrides["ear_word_token_ids"] = {
+            head: [tokenizer(" " + word, add_special_tokens=False).input_ids for word in names]
+            for head, names in words.items()
+        }
     gpt2 = text_config.model_type == "gpt2"
     # GPT-2 keeps the release's prompt padding ("!", id 0); other LMs pad prompts with their pad (or end) token
     pad_id = 0 if gpt2 else (tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)

@@ -492,6 +492,32 @@ def _and(items: list[str]) -> str:
 
 
 KIND_WORDS = {"speech": "a voice", "music": "a musical sound", "sound": "a sound effect"}
+# The words an ear's head classes are called, as its answers call them: what `ADiffEarConfig.label_words` holds, so
+# that a language model can read the ear's class posteriors as mixtures of these words' embeddings.
+_TWO_SIDED_CLASS_CHANGES = {
+    "louder": ("gain", 6.0),
+    "quieter": ("gain", -6.0),
+    "speed_up": ("speed", 1.25),
+    "speed_down": ("speed", 0.8),
+    "tempo_up": ("tempo", 1.25),
+    "tempo_down": ("tempo", 0.8),
+    "pitch_up": ("pitch", 3.0),
+    "pitch_down": ("pitch", -3.0),
+}
+EAR_CLASS_WORDS = {
+    name: "the same"
+    if name == "same"
+    else "different sounds"
+    if name == "sources"
+    else describe_change(*_TWO_SIDED_CLASS_CHANGES.get(name, (name, 1.0))).short
+    for name in EAR_CLASSES
+}
+EAR_LABEL_WORDS = {
+    "change": [EAR_CLASS_WORDS[name] for name in EAR_CLASSES],
+    "clip": ["audio 1", "audio 2"],
+    "strength": ["slightly", "clearly", "strongly"],
+    "kind": [KIND_WORDS[kind] for kind in SOURCE_KINDS],
+}
 
 
 def texts_for_change(label: str, changes: list[Change], changed_first: bool, rng) -> dict[str, str]:

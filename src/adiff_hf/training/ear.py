@@ -6,6 +6,7 @@ kind of each clip's source (speech, music, other sound). Only the ear is kept (`
 [`ADiffEarModel`] directory that `--audio_encoder` takes); the heads serve this stage and its measurements.
 """
 
+import copy
 import dataclasses
 import json
 import logging
@@ -15,13 +16,12 @@ from collections import Counter, defaultdict
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from transformers import PreTrainedModel, Trainer, TrainerCallback
+from transformers import Trainer, TrainerCallback
 from transformers.modeling_outputs import ModelOutput
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..configuration_adiff import ADiffEarConfig
-from ..data.changes import EAR_CLASSES, SOURCE_KINDS, STRENGTH_BUCKETS
+from ..data.changes import EAR_CLASSES, EAR_LABEL_WORDS
 from ..data.pair_stream import DifferencePairStream
 from ..feature_extraction_adiff import ADiffFeatureExtractor
 from ..modeling_adiff import ADiffEarModel
@@ -45,42 +45,33 @@ class EarClassifierOutput(ModelOutput):
     kind_logits: torch.FloatTensor | None = None
 
 
-class ADiffEarForPairClassification(PreTrainedModel):
-    """The ear with the heads of its pretraining stage (see the module docstring)."""
-
-    config_class = ADiffEarConfig
-    config: ADiffEarConfig
-    base_model_prefix = "ear"
-    main_input_name = "input_features"
+class ADiffEarForPairClassification(ADiffEarModel):
+    """The ear with the heads of its pretraining stage (`config.label_words`, see the module docstring), and their
+    loss. Its weights are an [`ADiffEarModel`]'s, heads included: the saved directory is what `--audio_encoder`
+    takes."""
 
     def __init__(self, config: ADiffEarConfig):
+        if config.label_words is None:
+            config.label_words = copy.deepcopy(EAR_LABEL_WORDS)
         super().__init__(config)
-        self.ear = ADiffEarModel(config)
-        width = config.hidden_size
-        self.pair_head = nn.Sequential(nn.Linear(4 * width, width), nn.GELU(), nn.Dropout(config.dropout))
-        self.change_head = nn.Linear(width, len(EAR_CLASSES))
-        self.clip_head = nn.Linear(width, 2)
-        self.strength_head = nn.Linear(width, STRENGTH_BUCKETS)
-        self.kind_head = nn.Linear(2 * width, len(SOURCE_KINDS))
-        self.post_init()
 
     def forward(self, input_features, change_target=None, changed_clip=None, strength=None, kinds=None, **kwargs):
-        tokens = self.ear(input_features).last_hidden_state  # (batch, 2, time, width)
-        clips = torch.cat((tokens.mean(dim=2), tokens.amax(dim=2)), dim=-1)  # (batch, 2, 2 * width)
-        pair = self.pair_head(clips.flatten(1))
-        out = EarClassifierOutput(
-            change_logits=self.change_head(pair),
-            clip_logits=self.clip_head(pair),
-            strength_logits=self.strength_head(pair),
-            kind_logits=self.kind_head(clips),
-        )
+        heard = super().forward(input_features)
+        loss = None
         if change_target is not None:
-            out.loss = F.cross_entropy(out.change_logits, change_target)
+            loss = F.cross_entropy(heard.change_logits, change_target)
             if (changed_clip != -100).any():
-                out.loss = out.loss + F.cross_entropy(out.clip_logits, changed_clip, ignore_index=-100)
+                loss = loss + F.cross_entropy(heard.clip_logits, changed_clip, ignore_index=-100)
             if (strength != -100).any():
-                out.loss = out.loss + 0.3 * F.cross_entropy(out.strength_logits, strength, ignore_index=-100)
-            out.loss = out.loss + 0.3 * F.cross_entropy(out.kind_logits.flatten(0, 1), kinds.flatten())
+                loss = loss + 0.3 * F.cross_entropy(heard.strength_logits, strength, ignore_index=-100)
+            loss = loss + 0.3 * F.cross_entropy(heard.kind_logits.flatten(0, 1), kinds.flatten())
+        out = EarClassifierOutput(
+            loss=loss,
+            change_logits=heard.change_logits,
+            clip_logits=heard.clip_logits,
+            strength_logits=heard.strength_logits,
+            kind_logits=heard.kind_logits,
+        )
         return out
 
 
@@ -232,8 +223,8 @@ def run_ear_stage(
     )
     trainer.train(resume_from_checkpoint=checkpoint)
     if trainer.is_world_process_zero():
-        model.save_pretrained(os.path.join(args.output_dir, "with_heads"))
-        model.ear.save_pretrained(args.output_dir)
+        model.config.architectures = [ADiffEarModel.__name__]  # what loads it: the ear, heads included
+        model.save_pretrained(args.output_dir)
         pairs = trainer.state.global_step * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
         summary = {"global_step": trainer.state.global_step, "pairs_seen": pairs}
         summary |= {split: measure_ear(model, items) for split, items in measured.items()}
