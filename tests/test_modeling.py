@@ -297,3 +297,31 @@ def test_prefix_norm_puts_every_prefix_token_on_one_length():
     torch.testing.assert_close(prefix, torch.nn.functional.normalize(raw, dim=-1) * 2.5)
     with pytest.raises(ValueError, match="prefix_norm"):
         ADiffConfig(prefix_norm=0)
+
+
+def test_prompt_words_follow_the_prefix_as_they_are():
+    """With prompt_words, the prompt's own word embeddings follow the release's prefix unchanged, and the labels,
+    the loss and generate() use the longer prefix."""
+    from adiff_hf.testing_utils import tiny_adiff_config
+
+    features = torch.randn(2, 2, 1001, 64)
+    ids = torch.zeros(2, 12, dtype=torch.long)
+    ids[0, :4] = torch.tensor([20676, 391, 262, 3580])
+    ids[1, :4] = torch.tensor([6597, 287, 3703, 220])
+    torch.manual_seed(0)
+    config = tiny_adiff_config(prompt_words=True, prompt_length=12, prefix_length=5)
+    assert config.num_prefix_tokens == 3 * 5 + 1 + 12
+    model = ADiffForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        prefix = model.get_prefix_embeds(ids, features)
+        model.config.prompt_words = False
+        release = model.get_prefix_embeds(ids, features)
+        model.config.prompt_words = True
+    assert prefix.shape == (2, 28, 32)
+    torch.testing.assert_close(prefix[:, :16], release)
+    torch.testing.assert_close(prefix[:, 16:], model.get_input_embeddings()(ids))
+    answer = torch.tensor([[40, 41, 42], [43, 44, 45]])
+    labels = torch.cat((torch.full((2, 28), -100), answer), dim=1)
+    out = model(input_ids=ids, input_features=features, answer_ids=answer, labels=labels)
+    assert out.logits.shape[1] == 28 + 3 and torch.isfinite(out.loss)
+    assert model.generate(input_ids=ids, input_features=features, max_new_tokens=2).shape == (2, 2)

@@ -178,6 +178,11 @@ class ADiffConfig(PreTrainedConfig):
             None (the release): the prefix is the cross-projection's output as it is. A float: each prefix token is
             scaled to this L2 norm (the typical norm of the language model's word embeddings suits), so that no token
             can grow into a large constant the language model leans on instead of reading the audio and the prompt.
+        prompt_words (`bool`, *optional*, defaults to False):
+            False (the release): the language model reads the prompt only through the text mapper's part of the
+            prefix. True: the prompt's own word embeddings (all `prompt_length`, padding included) also follow the
+            cross-projection's prefix, as they are, so that a small head trained briefly still tells the tasks apart
+            (through the mapper alone, a short prompt padded to `prompt_length` moves the prefix very little).
         ear_word_prefix (`bool`, *optional*, defaults to False):
             With an ear that carries its heads (`audio_config.label_words`): four more prefix tokens follow the
             cross-projection's, each a mixture of word embeddings weighted by one head's posterior (`EAR_WORD_SLOTS`:
@@ -237,6 +242,7 @@ class ADiffConfig(PreTrainedConfig):
     audio_time_segments: int | None = None
     prefix_init: str = "release"
     prefix_norm: float | None = None
+    prompt_words: bool = False
     ear_word_prefix: bool = False
     ear_word_token_ids: dict[str, list[list[int]]] | None = None
     spec_augment_time_stripes: int = 2
@@ -312,8 +318,10 @@ class ADiffConfig(PreTrainedConfig):
 
     @property
     def num_prefix_tokens(self) -> int:
-        """Embeddings placed before the answer: audio 1, separator, audio 2, text (and the ear's words)."""
-        return 3 * self.prefix_length + 1 + (len(EAR_WORD_SLOTS) if self.ear_word_prefix else 0)
+        """Embeddings placed before the answer: audio 1, separator, audio 2, text (then, as configured, the prompt's
+        words and the ear's)."""
+        words = (self.prompt_length if self.prompt_words else 0) + (len(EAR_WORD_SLOTS) if self.ear_word_prefix else 0)
+        return 3 * self.prefix_length + 1 + words
 
 
 __all__ = ["EAR_HEADS", "EAR_WORD_SLOTS", "ADiffConfig", "ADiffEarConfig"]

@@ -662,12 +662,15 @@ class ADiffModel(ADiffPreTrainedModel):
         audio = self.get_audio_features(input_features, audio_embeds, return_dict=True).pooler_output
         audio_1 = self.audio_mapper_1(audio[:, 0])
         audio_2 = self.audio_mapper_2(audio[:, 1])
-        text = self.text_mapper(word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds)
+        prompt_embeds = word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        text = self.text_mapper(prompt_embeds)
         separator = word_embeddings(torch.full((prompt.shape[0], 1), separator_id, device=prompt.device))
         prefix = self.cross_projection(torch.cat((audio_1, separator.to(audio_1.dtype), audio_2, text), dim=1))
         if self.config.prefix_norm is not None:
             # every token on one fixed length: none can grow into a constant the language model only leans on
             prefix = F.normalize(prefix, dim=-1) * self.config.prefix_norm
+        if self.config.prompt_words:
+            prefix = torch.cat((prefix, prompt_embeds.to(prefix.dtype)), dim=1)
         if ear_words is not None:
             prefix = torch.cat((prefix, ear_words.to(prefix.dtype)), dim=1)
         return prefix

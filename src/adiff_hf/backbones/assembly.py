@@ -57,6 +57,7 @@ CONFIG_FIELDS = (
     "audio_embed_frames",
     "audio_time_segments",
     "prefix_norm",
+    "prompt_words",
     "ear_word_prefix",
     "ear_word_token_ids",
 )

@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from ...configuration_adiff import EAR_WORD_SLOTS
+from ...configuration_adiff import ADiffConfig
 
 TEMPLATE = Path(__file__).with_name("template.md")
 
@@ -111,10 +111,7 @@ def build_model_card(
         model_name=model_name,
         repo_id=repo_id or model_name,
         model_description=description,
-        # audio 1, separator, audio 2, text, and the ear's words when the model reads them
-        num_prefix_tokens=3 * config.get("prefix_length", 40)
-        + 1
-        + (len(EAR_WORD_SLOTS) if config.get("ear_word_prefix") else 0),
+        num_prefix_tokens=ADiffConfig.from_dict(config).num_prefix_tokens,
         text_model=text.get("model_type", "gpt2"),
         text_hidden=text.get("n_embd", text.get("hidden_size", "?")),
         num_parameters=f"{_parameters(model_dir):,}",
