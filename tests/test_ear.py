@@ -25,6 +25,7 @@ from adiff_hf.data.changes import (
 )
 from adiff_hf.data.pair_stream import DifferencePairStream, SpeakingExamples, load_sources, split_sources
 from adiff_hf.evaluation.attributes import says_same
+from adiff_hf.testing_utils import tiny_adiff_config
 from conftest import REPO, TOKENIZER_DIR, melody, noise, tone
 
 # no dropout: a resumed run then draws no random numbers, and must match an uninterrupted one exactly
@@ -189,7 +190,6 @@ def test_speaking_examples_answer_each_task_in_its_form(sources_json):
 
 
 def _tiny_adiff_with_ear(**overrides):
-    from adiff_hf.testing_utils import tiny_adiff_config
 
     return tiny_adiff_config(audio_config={"model_type": "adiff_ear", **TINY_EAR}, **overrides)
 
@@ -222,11 +222,21 @@ def test_ear_config_and_model_inside_adiff(tmp_path):
 
 
 def test_ear_model_loads_with_remote_code_only(tmp_path):
+    """The ear, its heads read as words and the prompt's words after the prefix (adiff-mini's layout), all from the
+    saved code alone."""
     from transformers import AutoTokenizer
 
     from adiff_hf import ADiffFeatureExtractor, ADiffProcessor
+    from adiff_hf.data.changes import EAR_LABEL_WORDS
 
-    config = _tiny_adiff_with_ear(audio_time_segments=4)
+    ids = _label_token_ids(AutoTokenizer.from_pretrained(TOKENIZER_DIR))
+    config = tiny_adiff_config(
+        audio_config={"model_type": "adiff_ear", **TINY_EAR, "label_words": EAR_LABEL_WORDS},
+        audio_time_segments=4,
+        ear_word_prefix=True,
+        ear_word_token_ids=ids,
+        prompt_words=True,
+    )
     torch.manual_seed(0)
     model = ADiffForConditionalGeneration(config).eval()
     processor = ADiffProcessor(
@@ -259,6 +269,7 @@ def test_ear_model_loads_with_remote_code_only(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out == {"tower": "ADiffEarModel", "ids": expected}
+    assert config.num_prefix_tokens == 3 * config.prefix_length + 1 + config.prompt_length + 4
 
 
 def _label_token_ids(tokenizer):
@@ -279,7 +290,6 @@ def test_the_ears_heads_enter_the_prefix_as_words(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
     ids = _label_token_ids(tokenizer)
     ear = {"model_type": "adiff_ear", **TINY_EAR, "label_words": EAR_LABEL_WORDS}
-    from adiff_hf.testing_utils import tiny_adiff_config
 
     config = tiny_adiff_config(
         audio_config=ear, audio_time_segments=4, prefix_length=3, ear_word_prefix=True, ear_word_token_ids=ids
@@ -335,7 +345,6 @@ def test_the_ears_heads_enter_the_prefix_as_words(tmp_path):
 
 def test_ear_words_need_an_ear_with_heads():
     from adiff_hf.data.changes import EAR_LABEL_WORDS
-    from adiff_hf.testing_utils import tiny_adiff_config
 
     with pytest.raises(ValueError, match="ear_word_prefix needs an ear that carries its heads"):
         _tiny_adiff_with_ear(ear_word_prefix=True)
