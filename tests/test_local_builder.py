@@ -297,3 +297,36 @@ def test_measure_script_end_to_end(built, tiny_adiff_dir, tmp_path):
             assert r["accuracy"] is None or 0 <= r["accuracy"] <= 1
     report = (tmp_path / "report.md").read_text()
     assert "| model | metric | LOCAL-1 | LOCAL-2 | LOCAL-3 |" in report and "| clips silenced | few_words |" in report
+
+
+def test_a_model_that_reads_its_ears_heads_is_measured_on_the_log_mels(built):
+    """Clip embeddings cannot carry what the ear's heads read: such a model is measured on the log-mels, and its
+    answers are those it gives the audio files directly."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from adiff_hf import ADiffFeatureExtractor, ADiffForConditionalGeneration, ADiffProcessor
+    from adiff_hf.data.changes import EAR_LABEL_WORDS
+    from adiff_hf.evaluation.attributes import answer_pairs, pair_embeddings
+    from adiff_hf.testing_utils import tiny_adiff_config
+    from conftest import TOKENIZER_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    ids = {h: [tokenizer(" " + w, add_special_tokens=False).input_ids for w in ws] for h, ws in EAR_LABEL_WORDS.items()}
+    ear = {"model_type": "adiff_ear", "channels": [4, 8], "time_strides": [2, 2], "hidden_size": 16}
+    config = tiny_adiff_config(
+        audio_config=ear | {"label_words": EAR_LABEL_WORDS}, ear_word_prefix=True, ear_word_token_ids=ids
+    )
+    torch.manual_seed(0)
+    model = ADiffForConditionalGeneration(config).eval()
+    processor = ADiffProcessor(ADiffFeatureExtractor(), tokenizer, num_prefix_tokens=config.num_prefix_tokens)
+    out, _ = built
+    pairs = [p for p in read_pairs(out, "test_unseen") if p["kind"] != "sources"][:3]
+    heard = pair_embeddings(model, processor, pairs, str(out))
+    assert heard.shape == (3, 2, 1001, 64)  # the log-mels themselves
+    answers = answer_pairs(model, processor, heard, "few_words", max_new_tokens=4)
+    for pair, answer in zip(pairs, answers, strict=True):
+        audio = [tuple(str(out / pair[k]) for k in ("filepath1", "filepath2"))]
+        inputs = processor(text=["explain the difference between the two audio in few words"], audio=audio)
+        direct = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+        assert answer == processor.batch_decode(direct)[0]

@@ -184,26 +184,38 @@ def read_pairs(data_dir: str | os.PathLike, split: str = "test") -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _audio_input(model) -> str:
+    """How the model takes audio that was computed once: clip embeddings (`audio_embeds`), or the log-mels
+    themselves (`input_features`) for a model that reads its ear's heads, which see the whole clip."""
+    return "input_features" if getattr(model.config, "ear_word_prefix", False) else "audio_embeds"
+
+
+def _heard(model, features: torch.Tensor) -> torch.Tensor:
+    features = features.to(model.device, model.dtype)
+    return (features if _audio_input(model) == "input_features" else model.get_clip_embeddings(features)).cpu()
+
+
 @torch.no_grad()
 def pair_embeddings(model, processor, pairs: list[dict], data_dir: str, batch_size: int = 16) -> torch.Tensor:
-    """The audio tower's clip embeddings of every pair, `(pairs, 2, ...)`, computed once for all tiers and
-    ablations (clips cut and featurised as at inference)."""
+    """What the model hears of every pair, `(pairs, 2, ...)`, computed once for all tiers and ablations (clips cut
+    and featurised as at inference): the audio tower's clip embeddings, or the log-mels for a model that reads its
+    ear's heads (`ear_word_prefix`)."""
     model.eval()
     embeds = []
     for start in tqdm(range(0, len(pairs), batch_size), desc="clip embeddings", unit="batch"):
         batch = pairs[start : start + batch_size]
         audio = [tuple(os.path.join(data_dir, pair[k]) for k in ("filepath1", "filepath2")) for pair in batch]
         features = processor(text=[TIER_PROMPTS["few_words"]] * len(batch), audio=audio, crop="start")
-        embeds.append(model.get_clip_embeddings(features["input_features"].to(model.device, model.dtype)).cpu())
+        embeds.append(_heard(model, features["input_features"]))
     return torch.cat(embeds)
 
 
 @torch.no_grad()
 def silence_embeddings(model, processor) -> torch.Tensor:
-    """Clip embeddings of a pair of silent clips, `(1, 2, ...)`."""
+    """What the model hears of a pair of silent clips, `(1, 2, ...)` (as `pair_embeddings`)."""
     silence = np.zeros(processor.feature_extractor.sampling_rate, dtype=np.float32)
     features = processor(text=[TIER_PROMPTS["few_words"]], audio=[(silence, silence)], crop="start")
-    return model.get_clip_embeddings(features["input_features"].to(model.device, model.dtype)).cpu()
+    return _heard(model, features["input_features"])
 
 
 @torch.no_grad()
@@ -216,7 +228,7 @@ def answer_pairs(
     max_new_tokens: int | None = None,
     description: str = "",
 ) -> list[str]:
-    """The model's greedy answers to `tier`'s prompt for pairs given as clip embeddings `(pairs, 2, ...)`."""
+    """The model's greedy answers to `tier`'s prompt for pairs given as `pair_embeddings` makes them."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}, got {tier!r}.")
     max_new_tokens = max_new_tokens or TIER_MAX_NEW_TOKENS[tier]
@@ -226,7 +238,10 @@ def answer_pairs(
         batch = embeds[start : start + batch_size].to(model.device, model.dtype)
         prompts = processor.prepare_text([TIER_PROMPTS[tier]] * len(batch)).to(model.device)
         ids = model.generate(
-            input_ids=prompts["input_ids"], audio_embeds=batch, max_new_tokens=max_new_tokens, do_sample=False
+            input_ids=prompts["input_ids"],
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            **{_audio_input(model): batch},
         )
         answers += processor.batch_decode(ids)
     return answers

@@ -216,8 +216,9 @@ def run_ear_stage(
         callbacks=[EarMeasureCallback(measured, os.path.join(args.output_dir, "ear_measurements.jsonl"))],
     )
     logger.info(
-        "Ear stage: %d parameters, %d training clips, resuming at stream item %d",
-        sum(p.numel() for p in model.ear.parameters()),
+        "Ear stage: %d parameters (%d in the heads), %d training clips, resuming at stream item %d",
+        sum(p.numel() for p in model.parameters()),
+        sum(p.numel() for name, p in model.named_parameters() if "_head" in name),
         len(train.members),
         start,
     )
