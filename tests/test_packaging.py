@@ -15,6 +15,9 @@ SHIPPED = (
     "adiff_hf/evaluation/metrics/caption_metrics/caption_metrics.py",
     "adiff_hf/backbones/adiff-mini/adiff_head.safetensors",
     "adiff_hf/backbones/adiff-mini/adiff_head.json",
+    "adiff_hf/backbones/adiff-mini/lora_adapter/adapter_model.safetensors",
+    "adiff_hf/backbones/adiff-mini/lora_adapter/adapter_config.json",
+    "adiff_hf/backbones/adiff-mini/MODEL_CARD.md",
 )
 
 # what only training, evaluation, serving or the importers need; the core must not load them
