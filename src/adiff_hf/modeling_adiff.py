@@ -41,7 +41,7 @@ from transformers.modeling_outputs import (
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import TransformersKwargs, can_return_tuple
 
-from .configuration_adiff import ADiffConfig, ADiffEarConfig
+from .configuration_adiff import EAR_WORD_SLOTS, ADiffConfig, ADiffEarConfig
 
 # The name transformers gives the language model's cache, in model outputs and in `forward` arguments: `cache`
 # from 5.24 on, `past_key_values` before. This is the one place that knows which release is installed.
@@ -657,7 +657,7 @@ class ADiffModel(ADiffPreTrainedModel):
                     "This model reads the ear's heads (ear_word_prefix): give input_features, not audio_embeds."
                 )
             tower, audio_embeds = self._run_audio_tower(input_features)
-            ear_words = self.get_ear_word_embeds(tower).to(word_embeddings.weight.dtype)
+            ear_words = self.get_ear_word_embeds(tower)
             input_features = None
         audio = self.get_audio_features(input_features, audio_embeds, return_dict=True).pooler_output
         audio_1 = self.audio_mapper_1(audio[:, 0])
@@ -691,6 +691,7 @@ class ADiffModel(ADiffPreTrainedModel):
                 [word_embeddings(torch.tensor(ids, device=device)).mean(dim=0) for ids in token_ids]
             ).float()
             for head, token_ids in self.config.ear_word_token_ids.items()
+            if head in EAR_WORD_SLOTS  # the strength head is not read
         }
         posteriors = {
             "change": tower.change_logits.float().softmax(-1),
