@@ -30,7 +30,7 @@ from conftest import REPO, TOKENIZER_DIR, melody, noise, tone
 
 # no dropout: a resumed run then draws no random numbers, and must match an uninterrupted one exactly
 TINY_EAR = {"channels": [4, 8], "time_strides": [2, 2], "hidden_size": 16, "num_mel_bins": 64, "dropout": 0.0}
-ENV_SCRIPT = [sys.executable, str(REPO / "scripts" / "train_adiff.py")]
+ENV_SCRIPT = [sys.executable, "-m", "adiff_hf", "train"]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""scripts/evaluate_adiff.py end to end on a tiny model and generated audio: predictions, metrics, leaderboard."""
+"""`adiff-hf evaluate` end to end on a tiny model and generated audio: predictions, metrics, leaderboard."""
 
 import csv
 import json
@@ -14,7 +14,7 @@ from adiff_hf.data import make_toy_difference_data
 from adiff_hf.evaluation import PUBLISHED_ADIFF, leaderboard_markdown, read_predictions
 from conftest import REPO, make_tiny_adiff
 
-SCRIPT = REPO / "scripts" / "evaluate_adiff.py"
+EVALUATE = ["-m", "adiff_hf", "evaluate"]  # = adiff-hf evaluate
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
 
 
 def _evaluate(model, out, *datasets):
-    args = [sys.executable, SCRIPT, "--model", model, "--output_dir", out, "--model_name", "tiny-adiff", *datasets]
+    args = [sys.executable, *EVALUATE, "--model", model, "--output_dir", out, "--model_name", "tiny-adiff", *datasets]
     args += ["--max_new_tokens", "8", "--batch_size", "4", "--bootstrap_samples", "20"]
     result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -120,6 +120,6 @@ def test_missing_audio_names_the_file(setup, tmp_path):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    args = [sys.executable, SCRIPT, "--model", model, "--output_dir", tmp_path, "--acd_csv", broken]
+    args = [sys.executable, *EVALUATE, "--model", model, "--output_dir", tmp_path, "--acd_csv", broken]
     result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert result.returncode != 0 and "absent.wav" in result.stderr

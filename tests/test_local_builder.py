@@ -280,7 +280,7 @@ def test_measure_script_end_to_end(built, tiny_adiff_dir, tmp_path):
     import subprocess
 
     out, _ = built
-    args = [sys.executable, str(REPO / "scripts" / "measure_adiff.py"), "--model", str(tiny_adiff_dir)]
+    args = [sys.executable, str(REPO / "scripts" / "score_on_local_data.py"), "--model", str(tiny_adiff_dir)]
     args += ["--data_dir", str(out), "--output_dir", str(tmp_path), "--split", "test_unseen"]
     args += ["--max_new_tokens", "6", "--bootstrap_samples", "10"]
     result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=3600)

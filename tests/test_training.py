@@ -18,7 +18,7 @@ from adiff_hf.training import ALIGNMENT_COMPONENTS, COMPONENTS
 from adiff_hf.training.stages import component_of
 from conftest import REPO, make_tiny_adiff
 
-SCRIPT = REPO / "scripts" / "train_adiff.py"
+TRAIN = ["-m", "adiff_hf", "train"]  # = adiff-hf train
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "2"}
 COMMON = ["--use_cpu", "--logging_steps", "1", "--disable_tqdm", "true", "--paraphrase_prompts", "false"]
 
@@ -54,7 +54,7 @@ def three_stages(toy, tiny_model, tmp_path_factory) -> Path:
     """All three stages with the script. Stage 3 trains on the few-words tier only, long enough to memorise it."""
     out = tmp_path_factory.mktemp("run")
     _run(
-        [sys.executable, SCRIPT, "--model_name_or_path", tiny_model, "--train_csv", toy["train"]]
+        [sys.executable, *TRAIN, "--model_name_or_path", tiny_model, "--train_csv", toy["train"]]
         + ["--validation_csv", toy["validation"], "--stages", "1,2,3", "--output_dir", out]
         + ["--per_device_train_batch_size", "6", "--learning_rate", "1e-2", "--save_strategy", "no"]
         + ["--stage1_epochs", "8", "--stage2_epochs", "3", "--stage3_epochs", "160"]
@@ -151,7 +151,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(toy, tiny_model, tmp_p
     args = ["--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stage", "3"]
     args += ["--per_device_train_batch_size", "4", "--max_steps", "8", "--save_steps", "4", "--seed", "7"]
     args += ["--stage3_tiers", "few_words,sentence", "--stage3_learning_rate", "3e-3"] + COMMON
-    _run([sys.executable, SCRIPT, *args, "--output_dir", tmp_path / "straight"])
+    _run([sys.executable, *TRAIN, *args, "--output_dir", tmp_path / "straight"])
 
     killed = subprocess.run(
         [sys.executable, "-c", KILLER, *map(str, args), "--output_dir", tmp_path / "killed"],
@@ -165,7 +165,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(toy, tiny_model, tmp_p
     assert killed.returncode == -9, killed.stderr[-3000:]
     stage = tmp_path / "killed" / "stage3"
     assert (stage / "checkpoint-4").is_dir() and not (stage / "stage_summary.json").exists()
-    _run([sys.executable, SCRIPT, *args, "--output_dir", tmp_path / "killed", "--resume_from_checkpoint", "last"])
+    _run([sys.executable, *TRAIN, *args, "--output_dir", tmp_path / "killed", "--resume_from_checkpoint", "last"])
 
     straight, resumed = _log(tmp_path / "straight" / "stage3"), _log(stage)
     final = {e["step"]: e["loss"] for e in straight if "loss" in e}
@@ -195,7 +195,7 @@ def test_two_process_ddp(toy, tiny_model, tmp_path):
     ]
     _run(
         torchrun
-        + [SCRIPT, "--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stage", "1"]
+        + [*TRAIN, "--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stage", "1"]
         + ["--output_dir", tmp_path, "--per_device_train_batch_size", "2", "--max_steps", "3"]
         + ["--ddp_backend", "gloo", "--save_strategy", "no"]
         + COMMON
@@ -245,7 +245,7 @@ def test_fresh_backbones_are_loaded_into_a_new_adiff(tmp_path):
 def test_resuming_a_finished_run_skips_its_stages(three_stages, toy, tiny_model):
     before = {s: (three_stages / f"stage{s}" / "model.safetensors").stat().st_mtime_ns for s in (1, 2, 3)}
     result = _run(
-        [sys.executable, SCRIPT, "--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stages", "1,2,3"]
+        [sys.executable, *TRAIN, "--model_name_or_path", tiny_model, "--train_csv", toy["train"], "--stages", "1,2,3"]
         + ["--output_dir", three_stages, "--resume_from_checkpoint", "last", *COMMON]
     )
     assert all(f"Stage {s} is complete" in result.stderr for s in (1, 2, 3))

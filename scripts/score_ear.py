@@ -1,6 +1,6 @@
 """What an ear trained by the ear stage hears, measured by its own heads on pairs it never saw.
 
-    python scripts/measure_ear.py --ear runs/ear/ear --sources data/local/manifest.json \
+    python scripts/score_ear.py --ear runs/ear/ear --sources data/local/manifest.json \
         --split test_unseen --pairs 1000 --output eval/ear_test_unseen.json
 
 Draws `--pairs` pairs of `--split` from the stream (seed `--seed`, so the set is fixed), and reports the

@@ -2,7 +2,7 @@
 attribute accuracy on controlled pairs (the changed clip and the change named; identical pairs called the same),
 for the model and for its audio-blind ablations (clips swapped, clips silenced), with answer lengths and mistakes.
 
-    python scripts/measure_adiff.py --model adiff-mini --data_dir data/local --split test_unseen \
+    python scripts/score_on_local_data.py --model adiff-mini --data_dir data/local --split test_unseen \
         --output_dir eval/adiff-mini/test_unseen
 
 Writes predictions/metrics/leaderboard (as `adiff-hf evaluate`, unless --skip_caption_metrics), attributes.json
