@@ -114,7 +114,9 @@ def test_a_missing_recording_is_reported_not_crashed(tiny_adiff_dir, clips):
 def test_contradicted_claims_are_marked(tiny_adiff_dir, clips, monkeypatch):
     explainer = Explainer(str(tiny_adiff_dir), max_new_tokens=4)
     # the tiny model's words are random: give it an explanation whose claims the audio decides
-    monkeypatch.setattr(explainer.processor, "batch_decode", lambda ids: ["Audio 2 is louder. Audio 1 has speech."])
+    monkeypatch.setattr(
+        explainer.pipe.processor, "batch_decode", lambda ids, **kwargs: ["Audio 2 is louder. Audio 1 has speech."]
+    )
     _, _, _, rows, _, _ = explainer(str(clips["tone"]), str(clips["tone"]), "few_words")
     assert [row[:3] for row in rows] == [
         ["louder", "audio 2", "✗ contradicted"],

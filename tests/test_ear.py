@@ -26,7 +26,7 @@ from adiff_hf.data.changes import (
 from adiff_hf.data.pair_stream import DifferencePairStream, SpeakingExamples, load_sources, split_sources
 from adiff_hf.evaluation.attributes import says_same
 from adiff_hf.testing_utils import tiny_adiff_config
-from conftest import REPO, TOKENIZER_DIR, melody, noise, tone
+from conftest import TOKENIZER_DIR, melody, noise, tone
 
 # no dropout: a resumed run then draws no random numbers, and must match an uninterrupted one exactly
 TINY_EAR = {"channels": [4, 8], "time_strides": [2, 2], "hidden_size": 16, "num_mel_bins": 64, "dropout": 0.0}

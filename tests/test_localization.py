@@ -182,6 +182,37 @@ def test_the_pipeline_and_the_demo_localise_long_recordings(pairs, tiny_adiff_di
     assert matplotlib.image.imread(timeline).shape[1] > 1000 and picture.endswith(".png")
 
 
+def test_the_pipeline_is_the_one_explain_path(pairs, tiny_adiff_dir, clips, capsys):
+    """The CLI, the demo's handler and a localised region's explanation are the pipeline's text for the same pair."""
+    import transformers
+
+    import adiff_hf  # noqa: F401
+    from adiff_hf.localization import read_spans
+    from adiff_hf.serving.demo import Explainer
+
+    pipe = transformers.pipeline("audio-difference", model=str(tiny_adiff_dir))
+    short = str(clips["tone"]), str(clips["noise"])
+    expected = pipe(*short, tier="sentence", max_new_tokens=6)[0]["generated_text"]
+    assert expected and expected != pipe(*short, tier="few_words", max_new_tokens=6)[0]["generated_text"]
+
+    args = ["explain", *short, "--model", str(tiny_adiff_dir), "--tier", "sentence", "--max-new-tokens", "6"]
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["explanation"] == expected
+    assert Explainer(str(tiny_adiff_dir), max_new_tokens=6)(*short, "sentence")[0] == expected
+
+    pair = pairs["level"]
+    found = pipe.localize(pair.audio1, pair.audio2, tier="sentence", max_new_tokens=6)
+    region = found.regions[0]
+    rate = pipe.processor.feature_extractor.sampling_rate
+    spans = read_spans(pair.audio1, pair.audio2, region.heard1, region.heard2, found.window_seconds, rate)
+    assert (
+        region.explanation == pipe(*spans, sampling_rate=rate, tier="sentence", max_new_tokens=6)[0]["generated_text"]
+    )
+    args = ["localize", pair.audio1, pair.audio2, "--model", str(tiny_adiff_dir), "--tier", "sentence"]
+    assert main([*args, "--max-new-tokens", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["regions"][0]["explanation"] == region.explanation
+
+
 def test_long_files_are_read_in_bounded_memory(tmp_path):
     """Five minutes of 48 kHz stereo (110 MB as float32): the 10 s a model hears and the whole localisation stay
     within a few MB of Python allocations."""

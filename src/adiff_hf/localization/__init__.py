@@ -14,7 +14,7 @@ from .localize import (
     WindowScore,
     format_time,
     localize_differences,
-    read_pair,
+    read_spans,
 )
 
 __all__ = [
@@ -27,5 +27,5 @@ __all__ = [
     "align_recordings",
     "format_time",
     "localize_differences",
-    "read_pair",
+    "read_spans",
 ]

@@ -17,6 +17,7 @@
 """
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -260,7 +261,7 @@ def _hz(value: float) -> str:
     return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
 
 
-def read_pair(audio1, audio2, start1: float, start2: float, seconds: float, rate: int) -> tuple[np.ndarray, ...]:
+def read_spans(audio1, audio2, start1: float, start2: float, seconds: float, rate: int) -> tuple[np.ndarray, ...]:
     """`seconds` of each recording from `start1` / `start2` (their own times) at `rate`: what one window or one
     region's explanation hears (only those frames are read)."""
     return read_span(audio1, start1, seconds, rate), read_span(audio2, start2, seconds, rate)
@@ -274,7 +275,7 @@ def _model_distances(model, processor, alignment, audio1, audio2, starts, window
     distances = []
     for first in range(0, len(starts), batch_size):
         pairs = [
-            read_pair(audio1, audio2, alignment.start1 + s, alignment.start2 + s, window, rate)
+            read_spans(audio1, audio2, alignment.start1 + s, alignment.start2 + s, window, rate)
             for s in starts[first : first + batch_size]
         ]
         features = processor.prepare_audio(pairs, sampling_rate=rate)["input_features"]
@@ -350,32 +351,15 @@ def localize_differences(
         levels1, levels2, edges = band_level_streams(alignment, audio1, audio2, progress=bar)
     differences = frame_differences(levels1, levels2)
 
-    starts = window_starts(alignment.duration, window, hop)
-    bounds = [(round(s / FRAME_SECONDS), round((s + window) / FRAME_SECONDS)) for s in starts]
-    signal = [float(differences[first : max(first + 1, last)].max()) for first, last in bounds]
-    model_distances = [None] * len(starts)
+    listen = None  # what the model hears: the distance between its embeddings of each window's two spans
     if model is not None:
-        heard = [i for i, value in enumerate(signal) if value >= screen * signal_threshold_db]
-        with tqdm(total=len(heard), desc="listening", unit="window", disable=not progress, leave=False) as bar:
-            found = _model_distances(
-                model, processor, alignment, audio1, audio2, [starts[i] for i in heard], window, batch_size, bar
-            )
-        for i, value in zip(heard, found, strict=True):
-            model_distances[i] = value  # the screened-out windows keep None: not heard by the model
-    windows = []
-    for start, value, distance in zip(starts, signal, model_distances, strict=True):
-        score = value / signal_threshold_db
-        if distance is not None:
-            score = max(score, distance / model_threshold)
-        end = min(start + window, alignment.duration)
-        windows.append(WindowScore(start + alignment.start1, end + alignment.start1, value, distance, float(score)))
-
+        listen = partial(
+            _model_distances, model, processor, alignment, audio1, audio2, window=window, batch_size=batch_size
+        )
+    thresholds = {"signal_db": signal_threshold_db, "model_distance": model_threshold, "screen": screen}
+    windows = _score_windows(alignment, differences, window, hop, thresholds, listen, progress)
     regions = _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db)[:top_k]
-    for rank, region in enumerate(regions, start=1):
-        region.rank = rank
-        centre = (region.start1 + region.end1) / 2 - alignment.start1  # in the common span's time
-        heard = float(min(max(0.0, centre - window / 2), max(0.0, alignment.duration - window)))
-        region.heard1, region.heard2 = round(heard + alignment.start1, 3), round(heard + alignment.start2, 3)
+    _place(regions, alignment, window)
     if explain and regions:
         _explain(regions, model, processor, audio1, audio2, window, prompt, batch_size, **generate_kwargs)
     if evidence and regions:
@@ -383,10 +367,45 @@ def localize_differences(
 
         rate = SIGNAL_RATE
         for region in regions:
-            clips = read_pair(audio1, audio2, region.heard1, region.heard2, window, rate)
+            clips = read_spans(audio1, audio2, region.heard1, region.heard2, window, rate)
             region.evidence = compare_clips(*clips, sampling_rate=rate).sentences
-    thresholds = {"signal_db": signal_threshold_db, "model_distance": model_threshold, "screen": screen}
     return Localization(str(audio1), str(audio2), alignment, window, hop, windows, regions, thresholds)
+
+
+def _score_windows(alignment, differences, window, hop, thresholds, listen, progress) -> list[WindowScore]:
+    """Every window's score: its band-level difference over the signal threshold, or the model's distance over its
+    threshold where `listen` (the model) hears it; windows whose levels stay under `screen` of the threshold are not
+    heard."""
+    from tqdm.auto import tqdm
+
+    starts = window_starts(alignment.duration, window, hop)
+    bounds = [(round(s / FRAME_SECONDS), round((s + window) / FRAME_SECONDS)) for s in starts]
+    signal = [float(differences[first : max(first + 1, last)].max()) for first, last in bounds]
+    model_distances = [None] * len(starts)
+    if listen is not None:
+        heard = [i for i, value in enumerate(signal) if value >= thresholds["screen"] * thresholds["signal_db"]]
+        with tqdm(total=len(heard), desc="listening", unit="window", disable=not progress, leave=False) as bar:
+            found = listen([starts[i] for i in heard], progress=bar)
+        for i, value in zip(heard, found, strict=True):
+            model_distances[i] = value  # the screened-out windows keep None: not heard by the model
+    windows = []
+    for start, value, distance in zip(starts, signal, model_distances, strict=True):
+        score = value / thresholds["signal_db"]
+        if distance is not None:
+            score = max(score, distance / thresholds["model_distance"])
+        end = min(start + window, alignment.duration)
+        windows.append(WindowScore(start + alignment.start1, end + alignment.start1, value, distance, float(score)))
+    return windows
+
+
+def _place(regions: list[Region], alignment, window: float) -> None:
+    """Ranks the regions and sets where each one's explanation listens: the window centred on it, inside the
+    common span."""
+    for rank, region in enumerate(regions, start=1):
+        region.rank = rank
+        centre = (region.start1 + region.end1) / 2 - alignment.start1  # in the common span's time
+        heard = float(min(max(0.0, centre - window / 2), max(0.0, alignment.duration - window)))
+        region.heard1, region.heard2 = round(heard + alignment.start1, 3), round(heard + alignment.start2, 3)
 
 
 def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -> list[Region]:
@@ -432,19 +451,15 @@ def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -
 
 
 def _explain(regions, model, processor, audio1, audio2, window, prompt, batch_size, **generate_kwargs) -> None:
-    """Each region's explanation from the model, on the `window` seconds around it, batched."""
-    from ..prompts import TIER_PROMPTS
+    """Each region's explanation, by the audio-difference pipeline on the `window` seconds around it, batched."""
+    from ..pipeline_adiff import AudioDifferencePipeline
 
-    prompt = prompt or TIER_PROMPTS["detail"]
+    pipe = AudioDifferencePipeline(model=model, processor=processor)
     rate = processor.feature_extractor.sampling_rate
-    for first in range(0, len(regions), batch_size):
-        batch = regions[first : first + batch_size]
-        pairs = [read_pair(audio1, audio2, r.heard1, r.heard2, window, rate) for r in batch]
-        inputs = processor(text=[prompt] * len(batch), audio=pairs, sampling_rate=rate).to(model.device)
-        inputs["input_features"] = inputs["input_features"].to(model.dtype)
-        texts = processor.batch_decode(model.generate(**inputs, **generate_kwargs))
-        for region, text in zip(batch, texts, strict=True):
-            region.explanation = text
+    pairs = [read_spans(audio1, audio2, r.heard1, r.heard2, window, rate) for r in regions]
+    results = pipe(pairs, prompt=prompt, sampling_rate=rate, batch_size=batch_size, **generate_kwargs)
+    for region, result in zip(regions, results, strict=True):
+        region.explanation = result[0]["generated_text"]
 
 
 __all__ = [
@@ -457,6 +472,6 @@ __all__ = [
     "format_time",
     "frame_differences",
     "localize_differences",
-    "read_pair",
+    "read_spans",
     "window_starts",
 ]

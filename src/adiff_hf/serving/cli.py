@@ -36,19 +36,6 @@ def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _load(model: str | None):
-    """The model (`$ADIFF_HF_MODEL` or adiff-mini when `None`), in eval mode, and its processor."""
-    import transformers
-
-    from ..backbones.default_model import resolve_model
-
-    path = resolve_model(model)
-    return (
-        transformers.AutoModelForMultimodalLM.from_pretrained(path).eval(),
-        transformers.AutoProcessor.from_pretrained(path),
-    )
-
-
 def _explain_parser() -> argparse.ArgumentParser:
     parser = _pair_parser("adiff-hf explain", "Explain how two recordings differ.")
     parser.add_argument("--num-beams", type=int, default=1)
@@ -63,28 +50,28 @@ def _explain_parser() -> argparse.ArgumentParser:
 
 def explain_main(argv: list[str] | None = None) -> dict:
     args = _explain_parser().parse_args(argv)
-    from . import plotting
+    from ..backbones import load_pipeline
+    from ..evidence import evidence_report
+    from ..prompts import prompt_for
 
-    model, processor = _load(args.model)
-    prompt = args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier]
-    inputs = processor(text=prompt, audio=(args.audio1, args.audio2))
+    pipe = load_pipeline(args.model)
+    prompt = prompt_for(None if args.prompt is not None else args.tier, args.prompt)
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens
-    explanation = processor.batch_decode(model.generate(**inputs, **generate_kwargs))[0]
+    explanation = pipe(args.audio1, args.audio2, prompt=prompt, **generate_kwargs)[0]["generated_text"]
     result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt, "explanation": explanation}
     text, measured = explanation, None
     if args.evidence:
-        from ..evidence import check_claims, compare_clips, evidence_report
-
-        measured = compare_clips(args.audio1, args.audio2)
-        claims = check_claims(explanation, measured)
+        measured, claims = pipe.check(explanation, args.audio1, args.audio2)
         result |= {"evidence": measured.to_dict(), "claims": [claim.to_dict() for claim in claims]}
         text = f"{explanation}\n\n{evidence_report(measured, claims)}"
     if args.plot:
+        from .plotting import plot_difference
+
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
-        features = inputs["input_features"][0].numpy()
-        result["plot"] = plotting.plot_difference(features, explanation, args.plot, processor, names, measured)
+        features = pipe.processor.prepare_audio([(args.audio1, args.audio2)])["input_features"][0].numpy()
+        result["plot"] = plot_difference(features, explanation, args.plot, pipe.processor, names, measured)
     print(json.dumps(result) if args.json else text)
     return result
 
@@ -133,23 +120,24 @@ def localize_main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--evidence", action="store_true", help="also measure each region's two spans")
     parser.add_argument("--plot", default=None, help="draw a timeline with the regions shaded to this PNG")
     args = parser.parse_args(argv)
-    model, processor = (None, None) if args.no_model else _load(args.model)
     generate_kwargs = {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}
-    found = localize_differences(
-        args.audio1,
-        args.audio2,
-        model,
-        processor,
-        window_seconds=args.window,
-        hop_seconds=args.hop,
-        top_k=args.top_k,
-        offset_seconds=args.offset,
-        explain=model is not None,
-        prompt=args.prompt if args.prompt is not None else TIER_PROMPTS[args.tier],
-        evidence=args.evidence,
-        progress=not args.json,
-        **generate_kwargs,
-    )
+    options = {
+        "window_seconds": args.window,
+        "hop_seconds": args.hop,
+        "top_k": args.top_k,
+        "offset_seconds": args.offset,
+        "progress": not args.json,
+    }
+    if args.no_model:  # the band levels alone: nothing is explained
+        found = localize_differences(args.audio1, args.audio2, evidence=args.evidence, **options)
+    else:
+        from ..backbones import load_pipeline
+        from ..prompts import prompt_for
+
+        prompt = prompt_for(None if args.prompt is not None else args.tier, args.prompt)
+        found = load_pipeline(args.model).localize(
+            args.audio1, args.audio2, return_evidence=args.evidence, prompt=prompt, **options, **generate_kwargs
+        )
     result = found.to_dict()
     if args.plot:
         from .plotting import plot_timeline

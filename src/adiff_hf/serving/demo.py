@@ -6,8 +6,6 @@ with the differing regions shaded, a table of the regions with their explanation
 import os
 import tempfile
 
-from ..prompts import TIER_PROMPTS
-
 TIER_LABELS = {
     "detail": "In detail",
     "sentence": "In a sentence",
@@ -24,15 +22,13 @@ REGION_HEADERS = ["#", "audio 1", "audio 2", "what the levels show", "explanatio
 
 
 class Explainer:
-    """Loads a model once and explains pairs of files; the demo's only contact with the model."""
+    """Loads a model once and explains pairs of files through its audio-difference pipeline; the demo's only
+    contact with the model."""
 
     def __init__(self, model_name_or_path: str, max_new_tokens: int | None = None):
-        import transformers
+        from ..backbones import load_pipeline
 
-        import adiff_hf  # noqa: F401  (registers ADIFF)
-
-        self.model = transformers.AutoModelForMultimodalLM.from_pretrained(model_name_or_path).eval()
-        self.processor = transformers.AutoProcessor.from_pretrained(model_name_or_path)
+        self.pipe = load_pipeline(model_name_or_path)
         self.generate_kwargs = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
         self.pictures = tempfile.mkdtemp(prefix="adiff-demo-")
 
@@ -44,16 +40,14 @@ class Explainer:
 
         if not audio1 or not audio2:
             raise ValueError("Give two recordings: upload or record both audio 1 and audio 2.")
-        heard = self.processor.heard_seconds
-        longest = max(audio_info(audio1).duration, audio_info(audio2).duration)
-        if longest <= 2 * heard:
+        processor = self.pipe.processor
+        heard = processor.heard_seconds
+        if max(audio_info(audio1).duration, audio_info(audio2).duration) <= 2 * heard:
             return (*self._explain_pair(audio1, audio2, tier), None, [])
-        from ..localization import format_time, localize_differences, read_pair
+        from ..localization import format_time, read_spans
         from .plotting import plot_timeline
 
-        found = localize_differences(
-            audio1, audio2, self.model, self.processor, explain=True, prompt=TIER_PROMPTS[tier], **self.generate_kwargs
-        )
+        found = self.pipe.localize(audio1, audio2, tier=tier, **self.generate_kwargs)
         timeline = self._picture_path("timeline")
         plot_timeline(found, timeline, (os.path.basename(audio1), os.path.basename(audio2)))
         rows = [
@@ -68,8 +62,8 @@ class Explainer:
         ]
         if not found.regions:
             return found.report(), None, [], [], timeline, rows
-        top, rate = found.regions[0], self.processor.feature_extractor.sampling_rate
-        spans = read_pair(audio1, audio2, top.heard1, top.heard2, heard, rate)
+        top, rate = found.regions[0], processor.feature_extractor.sampling_rate
+        spans = read_spans(audio1, audio2, top.heard1, top.heard2, heard, rate)
         _, picture, differences, claims = self._explain_pair(*spans, tier, rate, explanation=top.explanation)
         return found.report(), picture, differences, claims, timeline, rows
 
@@ -77,21 +71,21 @@ class Explainer:
         return os.path.join(self.pictures, f"{kind}-{len(os.listdir(self.pictures))}.png")
 
     def _explain_pair(self, audio1, audio2, tier: str, sampling_rate: int | None = None, explanation=None):
-        from ..evidence import OUTCOME_MARKS, check_claims, compare_clips
+        from ..evidence import OUTCOME_MARKS
         from .plotting import plot_difference
 
-        inputs = self.processor(text=TIER_PROMPTS[tier], audio=(audio1, audio2), sampling_rate=sampling_rate)
         if explanation is None:
-            explanation = self.processor.batch_decode(self.model.generate(**inputs, **self.generate_kwargs))[0]
-        evidence = compare_clips(audio1, audio2, sampling_rate=sampling_rate)
-        claims = check_claims(explanation, evidence)
+            results = self.pipe(audio1, audio2, tier=tier, sampling_rate=sampling_rate, **self.generate_kwargs)
+            explanation = results[0]["generated_text"]
+        evidence, claims = self.pipe.check(explanation, audio1, audio2, sampling_rate)
         names = tuple(
             os.path.basename(a) if isinstance(a, str) else f"audio {i} (region #1)"
             for i, a in enumerate((audio1, audio2), start=1)
         )
         picture = self._picture_path("difference")
-        features = inputs["input_features"][0].numpy()
-        plot_difference(features, explanation, picture, self.processor, names, evidence)
+        processor = self.pipe.processor
+        features = processor.prepare_audio([(audio1, audio2)], sampling_rate=sampling_rate)["input_features"][0]
+        plot_difference(features.numpy(), explanation, picture, processor, names, evidence)
         differences = [[sentence] for sentence in evidence.sentences]
         rows = [
             [
