@@ -35,13 +35,10 @@ KINDS = ("change", "two_changes", "identical", "near_identical")
 def model_answer_sets(model_dir: str, data_dir: str, split: str, pairs: list[dict], max_pairs: int) -> dict:
     """The model's few-words answers on the first `max_pairs` controlled pairs: those scored right, and its
     clip-swapped answers scored wrong (against the pair as it is)."""
-    import transformers
-
-    import adiff_hf  # noqa: F401  (registers ADIFF)
+    from adiff_hf.backbones import load_model
     from adiff_hf.evaluation.attributes import measure_attributes
 
-    model = transformers.AutoModelForMultimodalLM.from_pretrained(model_dir).eval()
-    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    model, processor = load_model(model_dir, device="cpu")
     results = measure_attributes(
         model, processor, data_dir, split, tiers=("few_words",), ablation_tiers=("few_words",), max_pairs=max_pairs
     )

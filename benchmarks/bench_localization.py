@@ -31,16 +31,9 @@ from adiff_hf.evaluation.localization_accuracy import (
 def load_model(model: str | None):
     if model == "none":
         return None, None
-    import transformers
+    from adiff_hf.backbones import load_model as load
 
-    import adiff_hf  # noqa: F401  (registers ADIFF)
-    from adiff_hf.backbones.default_model import resolve_model
-
-    path = resolve_model(model)
-    return (
-        transformers.AutoModelForMultimodalLM.from_pretrained(path).eval(),
-        transformers.AutoProcessor.from_pretrained(path),
-    )
+    return load(model, device="cpu")
 
 
 def cost_in_fresh_process(audio1: str, audio2: str, model: str | None, screen: float) -> dict:

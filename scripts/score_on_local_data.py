@@ -14,10 +14,8 @@ import json
 import logging
 import os
 
-import transformers
-
 import adiff_hf  # noqa: F401  (registers ADIFF)
-from adiff_hf.backbones import resolve_model
+from adiff_hf.backbones import load_model, resolve_model
 from adiff_hf.data.pair_stream import DifferencePairStream, load_sources
 from adiff_hf.evaluation import EvaluationSet, evaluate_model
 from adiff_hf.evaluation.attributes import TIERS, attribute_table, measure_attributes, per_change_table
@@ -68,8 +66,7 @@ def main(argv=None) -> dict:
             max_new_tokens=args.max_new_tokens,
         )
     os.makedirs(args.output_dir, exist_ok=True)
-    model = transformers.AutoModelForMultimodalLM.from_pretrained(model_dir)
-    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    model, processor = load_model(model_dir)
     tiers = tuple(t for t in args.tiers.split(",") if t)
     attributes = measure_attributes(
         model, processor, args.data_dir, args.split, args.batch_size, tiers, max_pairs=args.max_pairs

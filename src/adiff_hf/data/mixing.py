@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import datasets
 import numpy as np
 
-from ..prompts import CAPTION_TIERS, DIFFERENCE_TIERS, TIER_PROMPTS, load_prompt_pools
+from ..prompts import CAPTION_TIERS, DIFFERENCE_TIERS, load_prompt_pools, prompt_for
 
 EXAMPLE_COLUMNS = ("filepath1", "filepath2", "prompt", "answer", "task")
 # words in the answer: `Trainer`'s `--train_sampling_strategy group_by_length` batches examples of similar length
@@ -86,7 +86,7 @@ def build_training_examples(
     order = [int(i) for _ in range(rounds) for i in rng.permutation(len(candidates))]
     for index in order[:count]:
         (path1, path2), task = candidates[index]
-        prompt = draw(pools[task]) if paraphrase else TIER_PROMPTS[task]
+        prompt = draw(pools[task]) if paraphrase else prompt_for(task)
         answer = caption_target(*pairs[(path1, path2)], task)
         examples.append({"filepath1": path1, "filepath2": path2, "prompt": prompt, "answer": answer, "task": task})
     for example in examples:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..prompts import TIER_PROMPTS
+from ..prompts import prompt_for
 from .attributes import names_any_change, says_same
 
 VOICE_PATTERN = r"\bvoice|\bsaying\b|\bsays?\b|\bspeak|\bspeech|\bspoken|\btalk|\bwoman\b|\bman\b|\bwords?\b"
@@ -35,7 +35,7 @@ def names_kind(text: str, kind: str) -> bool:
 
 @torch.no_grad()
 def answer_items(model, processor, items: list[dict], task: str, batch_size: int = 16, max_new_tokens: int = 64):
-    """Greedy answers to `task`'s prompt (a key of `TIER_PROMPTS`) for stream items (their waveforms)."""
+    """Greedy answers to the prompt of `task` (a tier or caption task) for stream items (their waveforms)."""
     model.eval()
     answers = []
     for start in tqdm(range(0, len(items), batch_size), desc=task, unit="batch"):
@@ -44,7 +44,7 @@ def answer_items(model, processor, items: list[dict], task: str, batch_size: int
             tuple({"array": item[k], "sampling_rate": item["sampling_rate"]} for k in ("audio1", "audio2"))
             for item in batch
         ]
-        inputs = processor(text=[TIER_PROMPTS[task]] * len(batch), audio=audio, crop="start").to(model.device)
+        inputs = processor(text=[prompt_for(task)] * len(batch), audio=audio, crop="start").to(model.device)
         inputs["input_features"] = inputs["input_features"].to(model.dtype)
         ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         answers += processor.batch_decode(ids, skip_special_tokens=True)
