@@ -230,18 +230,24 @@ def test_spec_augment_only_while_the_audio_tower_trains():
 
 
 def test_bfloat16_gives_finite_logits_and_generates(converted_dir, variant):
-    """Half precision on CPU: bf16 weights and inputs give finite logits and decode."""
+    """Half precision on CPU: bf16 weights give finite logits and decode, from float32 log-mels (the model casts
+    them) as from bf16 ones, and the pipeline runs the bf16 model as it is."""
     import transformers
 
     model = transformers.AutoModelForMultimodalLM.from_pretrained(converted_dir, dtype=torch.bfloat16).eval()
     processor = transformers.AutoProcessor.from_pretrained(converted_dir)
     inputs = processor(text=PROMPTS, audio=[variant.pair(0), variant.pair(1)], sampling_rate=32000)
-    inputs["input_features"] = inputs["input_features"].to(torch.bfloat16)
     with torch.no_grad():
         logits = model(**inputs).logits
+        inputs["input_features"] = inputs["input_features"].to(torch.bfloat16)
+        assert torch.equal(model(**inputs).logits, logits)
     assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
     ids = model.generate(**inputs, max_new_tokens=8, min_new_tokens=8)
     assert ids.shape == (2, 8)
+    pipe = transformers.pipeline("audio-difference", model=model, processor=processor)
+    (result,) = pipe(*variant.pair(0), sampling_rate=32000, max_new_tokens=8)  # PROMPTS[0]: the detailed tier
+    one = processor(text=PROMPTS[0], audio=variant.pair(0), sampling_rate=32000)
+    assert result["generated_text"] == processor.batch_decode(model.generate(**one, max_new_tokens=8))[0]
 
 
 def test_prefix_init_inputs_lets_the_audio_and_prompt_through(tmp_path):

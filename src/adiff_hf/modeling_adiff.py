@@ -408,7 +408,8 @@ class ADiffPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     input_modalities = ("audio", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["ADiffTransformerLayer", "ClapAudioLayer", "GPT2Block"]
+    # the language model's and the audio tower's own blocks are added from the submodels by `post_init`
+    _no_split_modules = ["ADiffTransformerLayer", "ClapAudioLayer"]
     # the cache is not moved between devices under a device map, under either release's name for it
     _skip_keys_device_placement = ["cache", "past_key_values"]
     # eager and SDPA, in the mappers and cross-projection as in the language model; HTSAT itself is eager only
@@ -786,8 +787,6 @@ class ADiffForConditionalGeneration(ADiffPreTrainedModel, GenerationMixin):
     >>> processor.batch_decode(ids, skip_special_tokens=True)
     ```
     """
-
-    _tied_weights_keys = {"lm_head.weight": "model.language_model.wte.weight"}
 
     def __init__(self, config: ADiffConfig):
         super().__init__(config)

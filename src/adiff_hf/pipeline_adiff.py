@@ -165,7 +165,6 @@ class AudioDifferencePipeline(Pipeline):
         )
 
     def _forward(self, model_inputs, generate_kwargs=None):
-        model_inputs["input_features"] = model_inputs["input_features"].to(self.model.dtype)
         sequences = self.model.generate(**model_inputs, **(generate_kwargs or {}))
         pairs = model_inputs["input_ids"].shape[0]
         return {"sequences": sequences.reshape(pairs, -1, sequences.shape[-1])}  # (pairs, returned sequences, length)

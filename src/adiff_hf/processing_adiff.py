@@ -42,8 +42,6 @@ class ADiffProcessor(ProcessorMixin):
             Whisper tower hears 10 s, tiled as the release tiles short clips.
     """
 
-    attributes = ["feature_extractor", "tokenizer"]
-
     def __init__(
         self,
         feature_extractor: ADiffFeatureExtractor | None = None,

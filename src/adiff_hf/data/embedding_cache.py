@@ -67,7 +67,7 @@ class ClipEmbeddingCache:
             # through the processor, so each clip is cut, tiled and featurised exactly as at inference, whatever
             # the tower's front end (the prompt is required there and unused here)
             features = processor(text=[CACHE_PROMPT] * len(pairs), audio=pairs, crop="start")["input_features"]
-            embeds = model.get_clip_embeddings(features.to(model.device, model.dtype))
+            embeds = model.get_clip_embeddings(features.to(model.device))
             clips = embeds.reshape(-1, *embeds.shape[2:])  # one (audio_embed_dim,) or (segments, dim) per clip
             for path, embedding in zip(chunk, clips.float().cpu().numpy(), strict=False):
                 embeddings[path] = embedding

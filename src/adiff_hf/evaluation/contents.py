@@ -45,7 +45,6 @@ def answer_items(model, processor, items: list[dict], task: str, batch_size: int
             for item in batch
         ]
         inputs = processor(text=[prompt_for(task)] * len(batch), audio=audio, crop="start").to(model.device)
-        inputs["input_features"] = inputs["input_features"].to(model.dtype)
         ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         answers += processor.batch_decode(ids, skip_special_tokens=True)
     return answers

@@ -77,8 +77,7 @@ def generate_predictions(
     ):
         for start in range(0, len(todo), batch_size):
             batch = [dict(row, prompt=row["input"]) for row in todo[start : start + batch_size]]
-            inputs = collator(batch).to(model.device)
-            inputs["input_features"] = inputs["input_features"].to(model.dtype)
+            inputs = collator(batch).to(model.device)  # the model casts the log-mels to its audio tower's dtype
             texts = processor.batch_decode(model.generate(**inputs, **({"do_sample": False} | generate_kwargs)))
             for row, text in zip(batch, texts, strict=True):
                 record = {

@@ -280,7 +280,7 @@ def _model_distances(model, processor, alignment, audio1, audio2, starts, window
         ]
         features = processor.prepare_audio(pairs, sampling_rate=rate)["input_features"]
         with torch.no_grad():
-            embeds = model.get_clip_embeddings(features.to(device=model.device, dtype=model.dtype))
+            embeds = model.get_clip_embeddings(features.to(model.device))
         embeds = embeds.float().reshape(len(pairs), 2, -1)
         cosine = torch.nn.functional.cosine_similarity(embeds[:, 0], embeds[:, 1], dim=-1)
         distances += (1 - cosine).clamp(min=0).tolist()

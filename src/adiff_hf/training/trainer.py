@@ -71,10 +71,7 @@ class GenerationSamplesCallback(TrainerCallback):
             return
         was_training = model.training
         model.eval()
-        inputs = self.collator(self.examples).to(model.device)
-        for key in ("input_features", "audio_embeds"):
-            if key in inputs:
-                inputs[key] = inputs[key].to(model.dtype)
+        inputs = self.collator(self.examples).to(model.device)  # the model casts the audio to its own dtypes
         predictions = self.collator.processor.batch_decode(model.generate(**inputs, **self.generate_kwargs))
         model.train(was_training)
         with open(self.path, "a", encoding="utf-8") as f:
