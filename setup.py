@@ -11,7 +11,7 @@ setup(
     packages=find_packages("src"),
     # the evaluate module is a script loaded by path, not an importable package
     package_data={
-        "adiff_hf.backbones": ["adiff-mini/*", "adiff-mini/lora_adapter/*"],
+        "adiff_hf": ["heads/adiff-mini/*", "heads/adiff-mini/lora_adapter/*"],
         "adiff_hf.evaluation.metrics": ["caption_metrics/*.py"],
         "adiff_hf.serving.model_card": ["template.md"],
     },

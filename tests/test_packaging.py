@@ -13,11 +13,11 @@ from conftest import REPO
 SHIPPED = (
     "adiff_hf/serving/model_card/template.md",
     "adiff_hf/evaluation/metrics/caption_metrics/caption_metrics.py",
-    "adiff_hf/backbones/adiff-mini/adiff_head.safetensors",
-    "adiff_hf/backbones/adiff-mini/adiff_head.json",
-    "adiff_hf/backbones/adiff-mini/lora_adapter/adapter_model.safetensors",
-    "adiff_hf/backbones/adiff-mini/lora_adapter/adapter_config.json",
-    "adiff_hf/backbones/adiff-mini/MODEL_CARD.md",
+    "adiff_hf/heads/adiff-mini/adiff_head.safetensors",
+    "adiff_hf/heads/adiff-mini/adiff_head.json",
+    "adiff_hf/heads/adiff-mini/lora_adapter/adapter_model.safetensors",
+    "adiff_hf/heads/adiff-mini/lora_adapter/adapter_config.json",
+    "adiff_hf/heads/adiff-mini/MODEL_CARD.md",
 )
 
 # what only training, evaluation, serving or the importers need; the core must not load them

