@@ -13,7 +13,7 @@ Writes audio/, one CSV and one `_pairs.jsonl` per split, and manifest.json (sour
 import argparse
 import os
 
-from local_difference_data import DEFAULT_UNSEEN_PACKAGES, build_difference_dataset, discover_debian_sources
+from adiff_hf.data.local import DEFAULT_UNSEEN_PACKAGES, build_difference_dataset, discover_debian_sources
 
 
 def main(argv=None) -> None:
@@ -31,7 +31,11 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sources = discover_debian_sources(install=args.install, render_dir=os.path.join(args.output_dir, "sources"))
+    if args.install:
+        from adiff_hf.data.local.debian import install_debian_packages
+
+        install_debian_packages()
+    sources = discover_debian_sources(render_dir=os.path.join(args.output_dir, "sources"))
     if not sources:
         raise SystemExit("No source sounds found: install the Debian packages (or pass --install as root).")
     splits = {"train": args.train, "validation": args.validation, "test": args.test}

@@ -12,19 +12,11 @@ import pytest
 import soundfile as sf
 
 from adiff_hf.data import load_difference_csv
+from adiff_hf.data.changes import RATE, Change, Source, apply_change, draw_change
+from adiff_hf.data.local import build_difference_dataset
+from adiff_hf.data.local.render import _midi_file
 from adiff_hf.evaluation.attributes import named_clip, names_change, read_pairs, says_same, score_answers
 from conftest import REPO, noise, tone
-
-sys.path.insert(0, str(REPO / "scripts"))  # the builder is a recipe beside its command line, not library code
-from local_difference_data import (  # noqa: E402
-    RATE,
-    Change,
-    Source,
-    _midi_file,
-    apply_change,
-    build_difference_dataset,
-    draw_change,
-)
 
 SPLITS = {"train": 16, "validation": 4, "test": 4, "test_unseen": 6}
 TIER_INPUTS = {

@@ -1,10 +1,10 @@
 """Controlled changes to a clip, the words for them, and the direction-aware labels an ear learns from.
 
-One place for what a difference *is*: the local dataset recipe (`scripts/local_difference_data.py`) writes fixed
-splits with these changes, and [`~adiff_hf.data.pair_stream.DifferencePairStream`] draws pairs from them without
-end. Each change is drawn with a strength from a range and applied by one of several implementations (a
-convolution reverb as well as `pedalboard.Reverb`, brick-wall, Butterworth and cascaded one-pole filters, hard,
-soft and asymmetric clippers, ...), so that an ear learns the change rather than one program's fingerprint.
+One place for what a difference *is*: the local dataset (`adiff_hf.data.local`) writes fixed splits with these
+changes, and [`~adiff_hf.data.pair_stream.DifferencePairStream`] draws pairs from them without end. Each change is
+drawn with a strength from a range and applied by one of several implementations (a convolution reverb as well as
+`pedalboard.Reverb`, brick-wall, Butterworth and cascaded one-pole filters, hard, soft and asymmetric clippers,
+...), so that an ear learns the change rather than one program's fingerprint.
 
 Level, speed, tempo, pitch and reversal read the same from either side ("audio 2 is louder" is "audio 1 is
 quieter"): their labels name the direction from audio 1 to audio 2 and have no changed clip. The other changes

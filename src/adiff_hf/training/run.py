@@ -13,7 +13,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..backbones import build_model_from_backbones
 from ..backbones.assembly import LORA_ADAPTER_DIR
-from ..data import ADiffDataCollator, ClipEmbeddingCache, LoadReport, build_training_examples, load_difference_csv
+from ..data import ADiffDataCollator, ClipEmbeddingCache, build_training_examples, load_difference_csv
 from ..data.pair_stream import load_sources
 from ..modeling_adiff import ADiffForConditionalGeneration
 from ..processing_adiff import ADiffProcessor
@@ -76,6 +76,192 @@ def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio
     return train, list(SpeakingExamples(held, every))
 
 
+@dataclasses.dataclass
+class _StageData:
+    """What a stage trains and evaluates on, and what its summary says of it."""
+
+    train_set: object  # a datasets.Dataset, or SpeakingExamples drawn without end
+    eval_set: object | None
+    tasks: dict[str, float]  # task -> examples (CSV) or share of examples (stream)
+    skipped: int = 0  # CSV rows left out for missing audio
+    cache: ClipEmbeddingCache | None = None
+    streamed: bool = False
+
+
+def _stage_components(stage: int, stage_args: StageArguments, sharded: bool):
+    """The components Trainer trains directly in `stage`, and the stage's LoRA settings (None without LoRA).
+
+    A LoRA stage must name the language model among its trainable components; the language model then trains
+    through the adapters, so it leaves the components that are unfrozen whole.
+    """
+    components = parse_components(stage_args.get(stage, "trainable"), f"--stage{stage}_trainable")
+    lora = stage_args.lora(stage)
+    if lora is not None:
+        if "language_model" not in components:
+            raise ValueError(
+                f"--lora_stages includes stage {stage}, but --stage{stage}_trainable does not train language_model: "
+                f"add it there, or leave stage {stage} out of --lora_stages."
+            )
+        if sharded:  # merging the adapter after training needs whole weights in one process
+            raise ValueError(f"--lora_r: stage {stage} trains LoRA, which this recipe runs without FSDP/DeepSpeed.")
+        components = tuple(c for c in components if c != "language_model")
+    return components, lora
+
+
+def _streamed_stage_data(
+    stage: int, data_args: DataArguments, stage_args: StageArguments, args, tiers, pools, resume_from_checkpoint
+) -> _StageData:
+    """Examples drawn without end from `--sources`, going on from where a resumed run's checkpoint stopped."""
+    if not args.max_steps or args.max_steps <= 0:
+        raise ValueError(f"--sources draws pairs without end: give --max_steps or --stage{stage}_max_steps.")
+    checkpoint = resume_from_checkpoint if isinstance(resume_from_checkpoint, str) else None
+    if resume_from_checkpoint is True:
+        checkpoint = get_last_checkpoint(args.output_dir)
+    caption_ratio = stage_args.get(stage, "caption_ratio")
+    start = stream_start(args, checkpoint)
+    batch = args.per_device_train_batch_size
+    train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start, batch)
+    tasks = {task: round(share, 3) for task, share in zip(train_set.tasks, train_set.weights, strict=True)}
+    return _StageData(train_set, eval_set, tasks, streamed=True)
+
+
+def _csv_stage_data(
+    stage: int,
+    model,
+    processor,
+    data_args: DataArguments,
+    stage_args: StageArguments,
+    args,
+    training_args: ADiffTrainingArguments,
+    tiers,
+    pools,
+    freezing: dict,
+) -> _StageData:
+    """Examples from the difference CSVs, with the clips' embeddings cached when `--cache_audio_embeddings` asks."""
+    train_rows, report = load_difference_csv(
+        data_args.train_csv, data_args.audio_root, data_args.missing_audio, data_args.max_train_samples, True
+    )
+    train_set = build_training_examples(
+        train_rows,
+        pools,
+        tiers=tiers,
+        caption_ratio=stage_args.get(stage, "caption_ratio"),
+        paraphrase=data_args.paraphrase_prompts,
+        seed=args.seed + stage,
+    )
+    tasks = dict(sorted(Counter(train_set["task"]).items()))
+    eval_set = None
+    if data_args.validation_csv:
+        eval_rows = load_difference_csv(
+            data_args.validation_csv, data_args.audio_root, data_args.missing_audio, data_args.max_eval_samples
+        )
+        eval_set = build_training_examples(eval_rows, pools, paraphrase=False)
+    cache = None
+    if data_args.cache_audio_embeddings:
+        if "audio_tower" in freezing["trainable_components"]:
+            raise ValueError(
+                f"--cache_audio_embeddings needs a frozen audio tower, but stage {stage} trains audio_tower."
+            )
+        files = list(train_set["filepath1"]) + list(train_set["filepath2"])
+        if eval_set is not None:
+            files += list(eval_set["filepath1"]) + list(eval_set["filepath2"])
+        # the cache is the run's (training_args' output folder), shared by its stages
+        cache = _clip_embeddings(model, processor, files, training_args)
+    return _StageData(train_set, eval_set, tasks, report.skipped, cache)
+
+
+def _stage_callbacks(
+    callbacks: list | None, processor, data_args: DataArguments, args, data: _StageData, sharded: bool
+) -> list:
+    """The caller's callbacks plus the stage's log file and, with an evaluation set, its sample generations."""
+    callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
+    if sharded and data_args.num_generation_samples > 0:
+        logger.warning("Sample generations are off under FSDP/DeepSpeed: the weights are sharded across processes.")
+    if data.eval_set is not None and data_args.num_generation_samples > 0 and not sharded:
+        samples = [data.eval_set[i] for i in range(min(data_args.num_generation_samples, len(data.eval_set)))]
+        callbacks.append(
+            GenerationSamplesCallback(
+                samples,
+                ADiffDataCollator(processor, crop="start", with_answers=False, embedding_cache=data.cache),
+                os.path.join(args.output_dir, "generations.jsonl"),
+                max_new_tokens=data_args.generation_max_new_tokens,
+            )
+        )
+    return callbacks
+
+
+def _log_stage_start(stage: int, data: _StageData, freezing: dict, args, lora_summary: dict | None) -> None:
+    """Say what the stage trains, on how many examples, and through which adapters."""
+    logger.info(
+        "Stage %d: %s examples (%d rows skipped for missing audio), training %s (%d parameters), lr %g",
+        stage,
+        "endless" if data.streamed else len(data.train_set),
+        data.skipped,
+        ",".join(freezing["trainable_components"]),
+        freezing["trainable_parameters"],
+        args.learning_rate,
+    )
+    if lora_summary is not None:
+        logger.info(
+            "Stage %d: the language model trains through LoRA (r %d, alpha %g) on %d layers: %d adapter parameters",
+            stage,
+            lora_summary["r"],
+            lora_summary["alpha"],
+            lora_summary["adapted_modules"],
+            lora_summary["adapter_parameters"],
+        )
+
+
+def _save_stage(trainer: ADiffTrainer, output_dir: str, lora_summary: dict | None) -> None:
+    """Save the trained model, processor and trainer state; after LoRA, the adapter and the merged model."""
+    if lora_summary is not None:
+        # the adapter alone (it applies to this stage's starting model), then the merged model as a plain ADIFF
+        if trainer.is_world_process_zero():
+            trainer.model.save_pretrained(os.path.join(output_dir, LORA_ADAPTER_DIR))
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.save_model(output_dir)  # model, config, generation config and processor
+    trainer.save_state()
+
+
+def _write_stage_summary(
+    trainer: ADiffTrainer,
+    stage: int,
+    args,
+    data_args: DataArguments,
+    data: _StageData,
+    train_metrics: dict,
+    eval_metrics: dict | None,
+    freezing: dict,
+    lora_summary: dict | None,
+) -> None:
+    """Write the stage's summary (which marks it complete) and its loss curve; the main process alone calls this."""
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    examples_per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    summary = {
+        "stage": stage,
+        "learning_rate": args.learning_rate,
+        "num_train_epochs": args.num_train_epochs,
+        "global_step": trainer.state.global_step,
+        "world_size": args.world_size,
+        "train_batch_size_total": examples_per_step,
+        # a stream has no length: the examples it gave are those of the steps taken
+        "train_examples": trainer.state.global_step * examples_per_step if data.streamed else len(data.train_set),
+        "tasks": data.tasks,
+        "data": {"sources": data_args.sources, "stream_seed": data_args.stream_seed} if data.streamed else None,
+        "rows_skipped_missing_audio": data.skipped,
+        "first_logged_loss": losses[0] if losses else None,
+        "last_logged_loss": losses[-1] if losses else None,
+        "train_metrics": train_metrics,
+        "eval_metrics": eval_metrics,
+        **freezing,
+        "lora": lora_summary,
+    }
+    if losses:
+        plot_loss_curve(trainer.state.log_history, os.path.join(args.output_dir, "loss_curve.png"), f"stage {stage}")
+    with open(os.path.join(args.output_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+
+
 def run_stage(
     stage: int,
     model: ADiffForConditionalGeneration,
@@ -93,148 +279,42 @@ def run_stage(
     """
     args = _stage_training_args(training_args, stage_args, stage)
     os.makedirs(args.output_dir, exist_ok=True)
-    components = parse_components(stage_args.get(stage, "trainable"), f"--stage{stage}_trainable")
     sharded = bool(args.fsdp) or args.deepspeed is not None
-    lora = stage_args.lora(stage)
-    if lora is not None:
-        if "language_model" not in components:
-            raise ValueError(
-                f"--lora_stages includes stage {stage}, but --stage{stage}_trainable does not train language_model: "
-                f"add it there, or leave stage {stage} out of --lora_stages."
-            )
-        if sharded:  # merging the adapter after training needs whole weights in one process
-            raise ValueError(f"--lora_r: stage {stage} trains LoRA, which this recipe runs without FSDP/DeepSpeed.")
-        components = tuple(c for c in components if c != "language_model")
+    components, lora = _stage_components(stage, stage_args, sharded)
     freezing = set_trainable_components(model, components)
     tiers = [t.strip() for t in stage_args.get(stage, "tiers").split(",") if t.strip()]
     pools = load_prompt_pools(data_args.prompts_file)
-    cache, streamed = None, bool(data_args.sources)
-    if streamed:
-        if not args.max_steps or args.max_steps <= 0:
-            raise ValueError(f"--sources draws pairs without end: give --max_steps or --stage{stage}_max_steps.")
-        checkpoint = resume_from_checkpoint if isinstance(resume_from_checkpoint, str) else None
-        if resume_from_checkpoint is True:
-            checkpoint = get_last_checkpoint(args.output_dir)
-        caption_ratio = stage_args.get(stage, "caption_ratio")
-        start = stream_start(args, checkpoint)
-        batch = args.per_device_train_batch_size
-        train_set, eval_set = _streamed_examples(data_args, tiers, caption_ratio, pools, start, batch)
+    if data_args.sources:
+        data = _streamed_stage_data(stage, data_args, stage_args, args, tiers, pools, resume_from_checkpoint)
         args = dataclasses.replace(args, ignore_data_skip=True)  # the stream itself starts where the run stopped
-        report = LoadReport(rows=0, skipped=0)
-        tasks = {task: round(share, 3) for task, share in zip(train_set.tasks, train_set.weights, strict=True)}
     else:
-        train_rows, report = load_difference_csv(
-            data_args.train_csv, data_args.audio_root, data_args.missing_audio, data_args.max_train_samples, True
+        data = _csv_stage_data(
+            stage, model, processor, data_args, stage_args, args, training_args, tiers, pools, freezing
         )
-        train_set = build_training_examples(
-            train_rows,
-            pools,
-            tiers=tiers,
-            caption_ratio=stage_args.get(stage, "caption_ratio"),
-            paraphrase=data_args.paraphrase_prompts,
-            seed=args.seed + stage,
-        )
-        tasks = dict(sorted(Counter(train_set["task"]).items()))
-        eval_set = None
-        if data_args.validation_csv:
-            eval_rows = load_difference_csv(
-                data_args.validation_csv, data_args.audio_root, data_args.missing_audio, data_args.max_eval_samples
-            )
-            eval_set = build_training_examples(eval_rows, pools, paraphrase=False)
-        if data_args.cache_audio_embeddings:
-            if "audio_tower" in freezing["trainable_components"]:
-                raise ValueError(
-                    f"--cache_audio_embeddings needs a frozen audio tower, but stage {stage} trains audio_tower."
-                )
-            files = list(train_set["filepath1"]) + list(train_set["filepath2"])
-            if eval_set is not None:
-                files += list(eval_set["filepath1"]) + list(eval_set["filepath2"])
-            cache = _clip_embeddings(model, processor, files, training_args)
-    collator = ADiffDataCollator(processor, data_args.max_answer_length, crop=data_args.crop, embedding_cache=cache)
-
-    callbacks = list(callbacks or []) + [JsonlLogCallback(os.path.join(args.output_dir, "training_log.jsonl"))]
-    if sharded and data_args.num_generation_samples > 0:
-        logger.warning("Sample generations are off under FSDP/DeepSpeed: the weights are sharded across processes.")
-    if eval_set is not None and data_args.num_generation_samples > 0 and not sharded:
-        samples = [eval_set[i] for i in range(min(data_args.num_generation_samples, len(eval_set)))]
-        callbacks.append(
-            GenerationSamplesCallback(
-                samples,
-                ADiffDataCollator(processor, crop="start", with_answers=False, embedding_cache=cache),
-                os.path.join(args.output_dir, "generations.jsonl"),
-                max_new_tokens=data_args.generation_max_new_tokens,
-            )
-        )
+    collator = ADiffDataCollator(
+        processor, data_args.max_answer_length, crop=data_args.crop, embedding_cache=data.cache
+    )
+    callbacks = _stage_callbacks(callbacks, processor, data_args, args, data, sharded)
     lora_summary = None
     if lora is not None:
         model, lora_summary = apply_lora(model, lora, components)
     trainer = ADiffTrainer(
         model=model,
         args=args,
-        train_dataset=train_set,
-        eval_dataset=eval_set,
+        train_dataset=data.train_set,
+        eval_dataset=data.eval_set,
         data_collator=collator,
         processing_class=processor,
         callbacks=callbacks,
     )
-    logger.info(
-        "Stage %d: %s examples (%d rows skipped for missing audio), training %s (%d parameters), lr %g",
-        stage,
-        "endless" if streamed else len(train_set),
-        report.skipped,
-        ",".join(freezing["trainable_components"]),
-        freezing["trainable_parameters"],
-        args.learning_rate,
-    )
-    if lora_summary is not None:
-        logger.info(
-            "Stage %d: the language model trains through LoRA (r %d, alpha %g) on %d layers: %d adapter parameters",
-            stage,
-            lora_summary["r"],
-            lora_summary["alpha"],
-            lora_summary["adapted_modules"],
-            lora_summary["adapter_parameters"],
-        )
+    _log_stage_start(stage, data, freezing, args, lora_summary)
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-    if lora_summary is not None:
-        # the adapter alone (it applies to this stage's starting model), then the merged model as a plain ADIFF
-        if trainer.is_world_process_zero():
-            trainer.model.save_pretrained(os.path.join(args.output_dir, LORA_ADAPTER_DIR))
-        trainer.model = trainer.model.merge_and_unload()
-    trainer.save_model(args.output_dir)  # model, config, generation config and processor
-    trainer.save_state()
-    eval_metrics = trainer.evaluate() if eval_set is not None else None  # every process takes part
+    _save_stage(trainer, args.output_dir, lora_summary)
+    eval_metrics = trainer.evaluate() if data.eval_set is not None else None  # every process takes part
     if trainer.is_world_process_zero():
-        losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-        summary = {
-            "stage": stage,
-            "learning_rate": args.learning_rate,
-            "num_train_epochs": args.num_train_epochs,
-            "global_step": trainer.state.global_step,
-            "world_size": args.world_size,
-            "train_batch_size_total": args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
-            "train_examples": trainer.state.global_step
-            * args.train_batch_size
-            * args.gradient_accumulation_steps
-            * args.world_size
-            if streamed
-            else len(train_set),
-            "tasks": tasks,
-            "data": {"sources": data_args.sources, "stream_seed": data_args.stream_seed} if streamed else None,
-            "rows_skipped_missing_audio": report.skipped,
-            "first_logged_loss": losses[0] if losses else None,
-            "last_logged_loss": losses[-1] if losses else None,
-            "train_metrics": result.metrics,
-            "eval_metrics": eval_metrics,
-            **freezing,
-            "lora": lora_summary,
-        }
-        if losses:
-            plot_loss_curve(
-                trainer.state.log_history, os.path.join(args.output_dir, "loss_curve.png"), f"stage {stage}"
-            )
-        with open(os.path.join(args.output_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
+        _write_stage_summary(
+            trainer, stage, args, data_args, data, result.metrics, eval_metrics, freezing, lora_summary
+        )
     trainer.accelerator.wait_for_everyone()
     return args.output_dir
 
