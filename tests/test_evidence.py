@@ -167,6 +167,24 @@ def test_names_and_quoted_words_make_no_claims():
     assert parse_claims("Audio 2 holds a bass drum, louder.", ignore=["a bass drum"])[0].property == "loudness"
 
 
+@pytest.mark.parametrize(
+    ("text", "change", "value", "claim"),
+    [
+        ("Audio 2 is distorted.", "distortion", 20.0, "distortion"),
+        ("Audio 2 sounds like a phone call.", "codec", 1.0, "codec"),
+        ("Audio 2 has a delay on it.", "echo", 0.2, "echo"),
+        ("Audio 2 is dulled.", "lowpass", 1000.0, "treble"),
+        ("Audio 2 is deeper.", "pitch", -3.0, "pitch"),
+    ],
+)
+def test_the_claim_parser_and_the_attribute_scorer_read_the_same_words(text, change, value, claim):
+    from adiff_hf.evaluation.attributes import CHANGE_PATTERNS, expected_pattern, names_change
+
+    assert [c.property for c in parse_claims(text)] == [claim]
+    named = [name for name in CHANGE_PATTERNS if names_change(text, expected_pattern({"change": name, "value": value}))]
+    assert named == [change]  # "distorted" is not clipping, "phone" is the codec
+
+
 def test_the_three_outcomes_with_the_measurement_that_decides(base):
     evidence = _compare(base, base * 10 ** (-8 / 20))
     claims = check_claims("Audio 2 is quieter. Audio 1 is softer. Audio 2 has an echo. They sound the same.", evidence)

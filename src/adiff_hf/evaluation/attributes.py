@@ -21,38 +21,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..change_words import CHANGE_WORDS, SAME_WORDS
 from ..data.changes import TWO_SIDED, describe_change, reversed_change
-from ..prompts import TIER_PROMPTS
+from ..prompts import DIFFERENCE_TIERS, TIER_PROMPTS
 
-TIERS = ("few_words", "sentence", "detail")
+TIERS = DIFFERENCE_TIERS
 TIER_MAX_NEW_TOKENS = {"few_words": 24, "sentence": 64, "detail": 160}
-# the words that name each change (regular expressions, synonyms allowed); directions are told apart
-CHANGE_PATTERNS = {
-    "gain": {True: r"louder|boosted|amplified", False: r"quieter|softer|attenuated"},
-    "speed": {
-        True: r"faster.{0,40}higher|higher.{0,40}faster|sped up.{0,40}higher",
-        False: r"slower.{0,40}lower|lower.{0,40}slower|slowed down.{0,40}lower",
-    },
-    "tempo": {True: r"faster|quicker|sped up|rushed", False: r"slower|slowed|drawn out"},
-    "pitch": {
-        True: r"higher[- ]pitched|higher in pitch|higher pitch|pitched up",
-        False: r"lower[- ]pitched|lower in "
-        r"pitch|lower pitch|pitched down",
-    },
-    "reverb": r"reverb|echoey|hall\b|large room",
-    "echo": r"\becho(es|ing)?\b|\bdelay|repeats",
-    "lowpass": r"muffled|\bdull|darker|low-?pass",
-    "highpass": r"\bthin\b|tinny|high-?pass",
-    "noise": r"nois|hiss",
-    "distortion": r"distort|overdriven|saturat|gritty",
-    "clipping": r"clipped|clipping|distort",
-    "bitcrush": r"grainy|lo-?fi|bit-?crush|crushed",
-    "compression": r"compressed|squashed|dynamics",
-    "codec": r"codec|phone|mp3|gsm|lossy",
-    "reverse": r"revers|backwards",
-    "gap": r"interrupt|\bgap\b|silence|drops? out",
-}
-SAME_PATTERN = r"no (audible )?difference|sound(s)? (the )?same|identical|(are|is) the same|cannot tell|not tell"
+# the words that name each change (regular expressions, synonyms allowed; shared with the claim check); directions
+# are told apart
+CHANGE_PATTERNS = CHANGE_WORDS
 
 
 def _patterns(change: str) -> list[str]:
@@ -99,7 +76,7 @@ def names_any_change(text: str, labels=()) -> bool:
 
 def says_same(text: str, labels=()) -> bool:
     """The answer says there is no audible difference and names no change."""
-    return names_change(text, SAME_PATTERN, labels) and not names_any_change(text, labels)
+    return names_change(text, SAME_WORDS, labels) and not names_any_change(text, labels)
 
 
 def _changes(pair: dict) -> list[dict]:

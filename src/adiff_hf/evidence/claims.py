@@ -5,62 +5,20 @@ longer / shorter, noisier, muffled / brighter, thin / fuller, reverberant, clipp
 and, so that nothing is silently dropped, the claims no measurement decides (echo, distortion, codec artefacts,
 compression, bit-crushing, reversal). `check_claims` marks each one `supported`, `contradicted` or
 `not checkable` against an [`Evidence`], with the measurement that decides. It works on any text: this package's
-models, the converted release, a user's own.
+models, the converted release, a user's own. The words are `adiff_hf.change_words`, which the attribute scorer
+reads too.
 """
 
 import re
 from dataclasses import dataclass
 
+from ..change_words import PROPERTY_WORDS, SAME_WORDS, UNMEASURED_WORDS
 from .compare import PRESENCE, Evidence
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not checkable"
 
-# words for each property, by direction (+1: the clip named has more of it)
-PROPERTY_WORDS = {
-    "loudness": {
-        1: r"\blouder|\bboosted|\bamplified|\bmore intense|\bhigher (volume|level)|\bgreater volume",
-        -1: r"\bquieter|\bsofter|\battenuated|\bfainter|\blower (volume|level)|\breduced volume",
-    },
-    "speed": {
-        1: r"\bfaster|\bquicker|\bsped[- ]up|\brushed|\bhurried|\bchipmunk",
-        -1: r"\bslower|\bslowed|\bdrawn[- ]out|\bsluggish",
-    },
-    "duration": {1: r"\blonger\b", -1: r"\bshorter\b"},
-    "pitch": {
-        1: r"\bhigher[- ]pitched|\bhigher in pitch|\bhigher pitch|\bpitched up|\braised pitch",
-        -1: r"\blower[- ]pitched|\blower in pitch|\blower pitch|\bpitched down|\blowered pitch|\bdeeper",
-    },
-    "treble": {
-        1: r"\bbrighter|\bcrisper|\bmore treble",
-        -1: r"\bmuffled|\bdull(er)?\b|\bdarker\b|\blow-?pass|\bless treble|\bthrough a wall|\bhigh frequencies are "
-        r"(filtered|cut|removed)",
-    },
-    "bass": {
-        1: r"\bfuller|\bbassier|\bboomy|\bwarmer|\bmore bass",
-        -1: r"\bthin(ner)?\b|\btinny|\bhigh-?pass|\bless bass|\blow frequencies are (filtered|cut|removed)",
-    },
-    "noise": {1: r"\bnois(y|ier|e)\b|\bhiss|\bstatic\b", -1: r"\bcleaner|\bless nois"},
-    "reverb": {
-        1: r"\breverb|\bechoey|\bhall\b|\blarge room|\bspacious|\bcavernous",
-        -1: r"\bdrier\b|\bdry\b|\bless reverb",
-    },
-    "clipping": {1: r"\bclipped|\bclipping|\boverloaded|\bpeaks (are )?(cut|flattened)"},
-    "gap": {1: r"\binterrupt|\bgaps?\b|\bsilences?\b|\bdrops? out|\bcuts? out|\bstops briefly"},
-    "speech": {1: r"\bspeech|\bspeak(s|ing|er)?\b|\bvoices?\b|\btalk(s|ing)?\b|\bspoken|\bsaying\b"},
-}
 # claims no measurement here decides: parsed so that they are listed, never silently passed
-UNCHECKABLE_WORDS = {
-    "echo": r"\becho(es|ing)?\b|\bdelayed copies|\brepeats",
-    "distortion": r"\bdistort|\boverdriven|\bsaturat|\bgritty|\bharsh",
-    "bitcrush": r"\bgrainy|\blo-?fi|\bbit-?crush|\bcrushed",
-    "compression": r"\bcompressed|\bsquashed|\bdynamics",
-    "codec": r"\bcodec|\bmp3|\bgsm|\blossy",
-    "reverse": r"\brevers|\bbackwards",
-}
-SAME_WORDS = (
-    r"\bno (audible )?difference|\b(sound|are) (exactly )?(the )?same\b|\bidentical\b|"
-    r"\b(cannot|can't|not be able to) tell"
-)
+UNCHECKABLE_WORDS = UNMEASURED_WORDS
 # where a property's measurement says "no difference", a claim of one is contradicted only for these
 RELIABLE = ("loudness", "pitch", "duration", "speed")
 
@@ -71,6 +29,11 @@ _CLIP = re.compile(
 _NOT_SUBJECT = re.compile(r"\b(than|to|unlike|from|versus|vs\.?|with|against|over)\s*(the\s+)?$")
 _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor)\s+(\w+\s+)?$|n't\s+(\w+\s+)?$")
 _LESS = re.compile(r"\bless\s+$")
+# (property, direction, words) for every property and unmeasured change
+_PATTERNS = [
+    (name, direction, pattern) for name, words in PROPERTY_WORDS.items() for direction, pattern in words.items()
+]
+_PATTERNS += [(name, 1, pattern) for name, pattern in UNCHECKABLE_WORDS.items()]
 
 
 @dataclass
@@ -151,10 +114,6 @@ def parse_claims(text: str, ignore=()) -> list[Claim]:
     """
     plain = _plain(text, ignore)
     claims, subject = [], None
-    patterns = [
-        (name, direction, pattern) for name, words in PROPERTY_WORDS.items() for direction, pattern in words.items()
-    ]
-    patterns += [(name, 1, pattern) for name, pattern in UNCHECKABLE_WORDS.items()]
     for offset, sentence in _sentences(plain):
         mentions = _clip_mentions(sentence)
         found = []
@@ -162,7 +121,7 @@ def parse_claims(text: str, ignore=()) -> list[Claim]:
             found.append(
                 Claim(text[offset + match.start() : offset + match.end()], "identical", None, 1, offset + match.start())
             )
-        for name, direction, pattern in patterns:
+        for name, direction, pattern in _PATTERNS:
             for match in re.finditer(pattern, sentence):
                 before, said = sentence[: match.start()], direction
                 if _NEGATION.search(before[-24:]):

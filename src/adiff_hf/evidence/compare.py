@@ -5,6 +5,7 @@ differs: `sign` says which clip has more of it (+1: audio 2, -1: audio 1, 0: no 
 `None`: not measurable, with the reason). The ones that differ are the `findings`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,9 @@ ALIGNED_CORRELATION = 0.6
 AUDIBLE_NOISE_SNR = 50.0  # a noise floor further down than this is not heard over the sound
 MIN_DURATION_DIFFERENCE = 0.1  # seconds, with the active-duration ratio
 MIN_DECAY_DIFFERENCE = 0.1  # seconds, with the decay-time ratio
+# the spectral shift's search: from 100 Hz, in quarter semitones, over 80 semitones, up to 14 semitones either way
+SHIFT_LOW_HZ, SHIFT_STEPS_PER_SEMITONE, SHIFT_STEPS, SHIFT_MAX_SEMITONES = 100.0, 4, 320, 14
+SHIFT_CORRELATION, SHIFT_GAIN = 0.83, 0.05
 
 
 @dataclass
@@ -205,60 +209,196 @@ def time_scale(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float
     return float(factors[best]), float(both[best]), float(both[-1])
 
 
-def _loudness(clips) -> PropertyState:
-    """Integrated loudness (LUFS); the RMS level for clips shorter than BS.1770's block."""
-    state = PropertyState("loudness")
-    values, state.reason = _values(clips, "loudness")
-    unit, how = "LU", "LUFS"
-    if not values:
-        values, _ = _values(clips, "level")
-        unit, how = "dB", "dBFS RMS level; too short for LUFS"
-    if values:
-        state.reason = None
+@dataclass(frozen=True)
+class Rule:
+    """A property read off one measure of both clips.
+
+    The state's `numbers` are the two values (`key` formatted with the clip's number, rounded to `digits`) and
+    `extra(clips)`. `sign` compares them against the measure's threshold (a ratio for relative measures, with at
+    least `minimum` between them; no difference where both are at `inaudible` or over it), negated with `flip`
+    where more of the measure is less of the property. A difference is worded by `sentence`, formatted with
+    `_fields` and `word` (`words[sign > 0]`). Where a clip lacks the measure, the `fallback` rule is read instead.
+    """
+
+    property: str
+    measure: str
+    key: str
+    digits: int | None
+    sentence: str
+    words: tuple[str, str] = ("", "")
+    extra: Callable[[tuple], dict] | None = None
+    minimum: float = 0.0
+    inaudible: float | None = None
+    flip: bool = False
+    fallback: "Rule | None" = None
+
+    def sign(self, one: float, two: float) -> int:
+        measure = MEASURES[self.measure]
+        if measure.relative:
+            sign = _ratio_sign(one, two, measure.threshold, self.minimum)
+        else:
+            sign = int(np.sign(two - one)) if abs(two - one) >= measure.threshold else 0
+        if self.inaudible is not None and min(one, two) >= self.inaudible:
+            sign = 0
+        return -sign if self.flip else sign
+
+    def __call__(self, clips, alignment=None) -> PropertyState:
+        state = PropertyState(self.property)
+        values, state.reason = _values(clips, self.measure)
+        if values is None and self.fallback is not None:
+            fallback = self.fallback(clips)
+            if fallback.sign is not None:
+                return fallback
+        if values is None:
+            return state
         one, two = values
-        delta = two - one
-        state.numbers = {"audio1": round(one, 1), "audio2": round(two, 1), "unit": how.split(";")[0]}
-        state.sign = int(np.sign(delta)) if abs(delta) >= MEASURES["loudness"].threshold else 0
+        state.numbers = {self.key.format(1): round(one, self.digits), self.key.format(2): round(two, self.digits)}
+        state.numbers |= self.extra(clips) if self.extra else {}
+        state.sign = self.sign(one, two)
         if state.sign:
-            word = "louder" if delta > 0 else "quieter"
-            state.sentence = f"Audio 2 is {abs(delta):.1f} {unit} {word} than audio 1 ({two:.1f} vs {one:.1f} {how})."
-    return state
-
-
-def _edge(clips, property_name: str) -> PropertyState:
-    """treble (the 85% roll-off: lower is muffled) or bass (the 10% roll-off: higher is thin)."""
-    measure = "high_edge" if property_name == "treble" else "low_edge"
-    state = PropertyState(property_name)
-    values, state.reason = _values(clips, measure)
-    if not values:
+            state.sentence = self.sentence.format(
+                word=self.words[state.sign > 0], **_fields(one, two, state.sign, clips)
+            )
         return state
-    one, two = values
-    sign = _ratio_sign(one, two, MEASURES[measure].threshold)
-    state.sign = sign if property_name == "treble" else -sign  # a higher low edge is less bass
-    state.numbers = {f"audio1_{measure}_hz": round(one), f"audio2_{measure}_hz": round(two)}
+
+
+def _fields(one: float, two: float, sign: int, clips) -> dict:
+    """What a rule's sentence may name: the clip with `more` of the property and the one with `less`, their values
+    (`at_more`, `at_less`, in Hz as `hz_more`, `hz_less`), `low` and `high`, the difference `delta`, and
+    `centroid_shift`: how far the spectral centroid of the clip with less sits from the other's."""
+    more, less = (2, 1) if sign > 0 else (1, 2)
+    at = {1: one, 2: two}
+    fields = {"one": one, "two": two, "more": more, "less": less, "at_more": at[more], "at_less": at[less]}
+    fields |= {"hz_more": _hz(at[more]), "hz_less": _hz(at[less]), "low": min(one, two), "high": max(one, two)}
+    fields |= {"delta": abs(two - one), "centroid_shift": ""}
     centroids = [clip.values.get("centroid") for clip in clips]
     if None not in centroids:
-        state.numbers |= {"audio1_centroid_hz": round(centroids[0]), "audio2_centroid_hz": round(centroids[1])}
-    if not state.sign:
+        shift = centroids[less - 1] - centroids[more - 1]
+        fields["centroid_shift"] = f"; its spectral centroid is {_hz(abs(shift))} {'lower' if shift < 0 else 'higher'}"
+    return fields
+
+
+def _centroids(clips) -> dict:
+    centroids = [clip.values.get("centroid") for clip in clips]
+    if None in centroids:
+        return {}
+    return {"audio1_centroid_hz": round(centroids[0]), "audio2_centroid_hz": round(centroids[1])}
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A property judged per clip: present where the measure reaches its threshold (is audio 2 clipped?).
+    `describe(which, values)` words it for the clip that alone has it."""
+
+    property: str
+    measure: str
+    describe: Callable[[int, list], str]
+
+    def __call__(self, clips, alignment=None) -> PropertyState:
+        state = PropertyState(self.property)
+        values = [clip.values.get(self.measure) for clip in clips]
+        if None in values:
+            _, state.reason = _values(clips, self.measure)
+            return state
+        state.present = tuple(bool(v >= MEASURES[self.measure].threshold) for v in values)
+        state.numbers = {"audio1": round(values[0], 3), "audio2": round(values[1], 3)}
+        state.sign = int(state.present[1]) - int(state.present[0])
+        if state.sign:
+            state.sentence = self.describe(2 if state.sign > 0 else 1, values)
         return state
-    lacking = 1 if state.sign > 0 else 2  # the clip with less of it
-    other = 3 - lacking
-    edges = {1: one, 2: two}
-    if property_name == "treble":
-        state.sentence = (
-            f"Audio {lacking} is duller (muffled): its spectral roll-off (85%) is at {_hz(edges[lacking])}, against "
-            f"{_hz(edges[other])} in audio {other}"
-        )
-        if None not in centroids:
-            shift = centroids[lacking - 1] - centroids[other - 1]
-            state.sentence += f"; its spectral centroid is {_hz(abs(shift))} {'lower' if shift < 0 else 'higher'}"
-    else:
-        state.sentence = (
-            f"Audio {lacking} is thinner (less bass): its lowest 10% of spectral magnitude reaches up to "
-            f"{_hz(edges[lacking])}, against {_hz(edges[other])} in audio {other}"
-        )
-    state.sentence += "."
-    return state
+
+
+def _clipped(which: int, values: list) -> str:
+    return (
+        f"Audio {which} is clipped: {values[which - 1]:.1f}% of its samples sit flat at its peak "
+        f"(audio {3 - which}: {values[2 - which]:.1f}%)."
+    )
+
+
+def _has_speech(which: int, values: list) -> str:
+    other = values[2 - which]
+    rest = "none" if other == 0 else f"{other:.1f} s"
+    return f"Audio {which} has speech ({values[which - 1]:.1f} s), audio {3 - which} {rest}."
+
+
+# integrated loudness (LUFS); the RMS level for clips shorter than BS.1770's block
+LOUDNESS = Rule(
+    "loudness",
+    "loudness",
+    "audio{}",
+    1,
+    "Audio 2 is {delta:.1f} LU {word} than audio 1 ({two:.1f} vs {one:.1f} LUFS).",
+    ("quieter", "louder"),
+    extra=lambda clips: {"unit": "LUFS"},
+    fallback=Rule(
+        "loudness",
+        "level",
+        "audio{}",
+        1,
+        "Audio 2 is {delta:.1f} dB {word} than audio 1 ({two:.1f} vs {one:.1f} dBFS RMS level; too short for LUFS).",
+        ("quieter", "louder"),
+        extra=lambda clips: {"unit": "dBFS RMS level"},
+    ),
+)
+# the 85% roll-off: the clip with the lower one is muffled
+TREBLE = Rule(
+    "treble",
+    "high_edge",
+    "audio{}_high_edge_hz",
+    None,
+    "Audio {less} is duller (muffled): its spectral roll-off (85%) is at {hz_less}, against {hz_more} in audio "
+    "{more}{centroid_shift}.",
+    extra=_centroids,
+)
+# the 10% roll-off: the clip with the higher one has less bass
+BASS = Rule(
+    "bass",
+    "low_edge",
+    "audio{}_low_edge_hz",
+    None,
+    "Audio {less} is thinner (less bass): its lowest 10% of spectral magnitude reaches up to {hz_less}, against "
+    "{hz_more} in audio {more}.",
+    extra=_centroids,
+    flip=True,
+)
+DURATION = Rule(
+    "duration",
+    "active_duration",
+    "audio{}_s",
+    2,
+    "Audio 2 sounds for {delta:.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s).",
+    ("shorter", "longer"),
+    minimum=MIN_DURATION_DIFFERENCE,
+)
+# a lower SNR is noisier
+NOISE = Rule(
+    "noise",
+    "snr",
+    "audio{}_snr_db",
+    1,
+    "Audio {more} is noisier: its signal-to-noise ratio is about {low:.0f} dB, against {high:.0f} dB in audio {less}.",
+    inaudible=AUDIBLE_NOISE_SNR,
+    flip=True,
+)
+REVERB = Rule(
+    "reverb",
+    "decay",
+    "audio{}_rt60_s",
+    2,
+    "Audio {more} is more reverberant: its sounds take {at_more:.2f} s to decay by 60 dB, against {at_less:.2f} s in "
+    "audio {less}.",
+    minimum=MIN_DECAY_DIFFERENCE,
+)
+# speed, for two recordings whose timing does not match: how often things happen
+ONSET_RATE = Rule(
+    "speed",
+    "onset_rate",
+    "audio{}_onsets_per_s",
+    2,
+    "Audio {more} is busier (more onsets per second): {high:.1f}/s against {low:.1f}/s.",
+)
+CLIPPING = Presence("clipping", "clipped", _clipped)
+SPEECH = Presence("speech", "speech", _has_speech)
 
 
 def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float, float, float]:
@@ -290,19 +430,11 @@ def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[f
     return float(lags[best] / SHIFT_STEPS_PER_SEMITONE), float(scores[best]), correlation(0)
 
 
-SHIFT_LOW_HZ, SHIFT_STEPS_PER_SEMITONE, SHIFT_STEPS, SHIFT_MAX_SEMITONES = 100.0, 4, 320, 14
-SHIFT_CORRELATION, SHIFT_GAIN = 0.83, 0.05
-
-
-def _pitch(clips) -> PropertyState:
-    """The f0 difference where both clips are pitched, checked against the spectral shift (which also covers
-    unpitched sounds and pyin's octave errors)."""
-    state = PropertyState("pitch")
-    threshold = MEASURES["f0"].threshold
-    shift, score, at_zero = spectral_shift(*clips)
-    # a clear best lag (zero included: identical spectra say "no shift" even where pyin wavers)
+def _clear_shift(shift: float, score: float, at_zero: float) -> bool:
+    """Whether the spectral shift's best lag is a clear one (zero included: identical spectra say "no shift" even
+    where pyin wavers)."""
     gain = score - at_zero
-    confident = abs(shift) < SHIFT_MAX_SEMITONES and (
+    return abs(shift) < SHIFT_MAX_SEMITONES and (
         shift == 0
         and score >= SHIFT_CORRELATION
         or gain >= SHIFT_GAIN
@@ -310,6 +442,15 @@ def _pitch(clips) -> PropertyState:
         or gain >= 0.2
         and score >= 0.7
     )
+
+
+def _pitch(clips, alignment=None) -> PropertyState:
+    """The f0 difference where both clips are pitched, checked against the spectral shift (which also covers
+    unpitched sounds and pyin's octave errors)."""
+    state = PropertyState("pitch")
+    threshold = MEASURES["f0"].threshold
+    shift, score, at_zero = spectral_shift(*clips)
+    confident = _clear_shift(shift, score, at_zero)
     values, state.reason = _values(clips, "f0")
     semitones, how = None, ""
     if values:
@@ -335,97 +476,24 @@ def _pitch(clips) -> PropertyState:
 
 
 def _speed(clips, alignment: tuple[float, float, float]) -> PropertyState:
-    state = PropertyState("speed")
+    """How many times as fast audio 2's events come where the two clips' timing matches (see [`time_scale`]);
+    otherwise, with 3 or more onsets in each, which clip has more onsets per second."""
     factor, score, _ = alignment
+    if score < ALIGNED_CORRELATION:  # two different recordings: compare how often things happen
+        rates = [clip.values.get("onset_rate") for clip in clips]
+        if None not in rates and min(r * c.values["active_duration"] for r, c in zip(rates, clips, strict=True)) < 3:
+            reason = "the timing of the two clips does not match, and one has under 3 onsets"
+            return PropertyState("speed", reason=reason)
+        return ONSET_RATE(clips)
+    state = PropertyState("speed", numbers={"factor": round(factor, 2), "correlation": round(score, 2)})
     threshold = MEASURES["tempo"].threshold
-    if score >= ALIGNED_CORRELATION:
-        state.numbers = {"factor": round(factor, 2), "correlation": round(score, 2)}
-        state.sign = 1 if factor >= threshold else -1 if factor <= 1 / threshold else 0
-        if state.sign:
-            word = "faster" if factor > 1 else "slower"
-            state.sentence = (
-                f"Audio 2 is {word}: its events come {factor:.2f} times as fast as audio 1's "
-                f"(onset envelopes aligned, r = {score:.2f})."
-            )
-        return state
-    # two different recordings: compare how often things happen
-    values, state.reason = _values(clips, "onset_rate")
-    counts = [clip.values["onset_rate"] * clip.values["active_duration"] for clip in clips] if values else []
-    if values and min(counts) < 3:
-        values, state.reason = None, "the timing of the two clips does not match, and one has under 3 onsets"
-    if values:
-        one, two = values
-        state.numbers = {"audio1_onsets_per_s": round(one, 2), "audio2_onsets_per_s": round(two, 2)}
-        state.sign = _ratio_sign(one, two, MEASURES["onset_rate"].threshold)
-        if state.sign:
-            word = "busier (more onsets per second)"
-            state.sentence = (
-                f"Audio {1 if state.sign < 0 else 2} is {word}: {max(one, two):.1f}/s against {min(one, two):.1f}/s."
-            )
-    return state
-
-
-def _duration(clips) -> PropertyState:
-    state = PropertyState("duration")
-    values, state.reason = _values(clips, "active_duration")
-    if values:
-        one, two = values
-        state.numbers = {"audio1_s": round(one, 2), "audio2_s": round(two, 2)}
-        state.sign = _ratio_sign(one, two, MEASURES["active_duration"].threshold, MIN_DURATION_DIFFERENCE)
-        if state.sign:
-            word = "longer" if two > one else "shorter"
-            state.sentence = (
-                f"Audio 2 sounds for {abs(two - one):.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s)."
-            )
-    return state
-
-
-def _noise(clips) -> PropertyState:
-    state = PropertyState("noise")
-    values, state.reason = _values(clips, "snr")
-    if values:
-        one, two = values
-        state.numbers = {"audio1_snr_db": round(one, 1), "audio2_snr_db": round(two, 1)}
-        delta = one - two  # a lower SNR is noisier
-        audible = min(one, two) < AUDIBLE_NOISE_SNR
-        state.sign = int(np.sign(delta)) if abs(delta) >= MEASURES["snr"].threshold and audible else 0
-        if state.sign:
-            noisy = 2 if delta > 0 else 1
-            state.sentence = (
-                f"Audio {noisy} is noisier: its signal-to-noise ratio is about {min(one, two):.0f} dB, against "
-                f"{max(one, two):.0f} dB in audio {3 - noisy}."
-            )
-    return state
-
-
-def _reverb(clips) -> PropertyState:
-    state = PropertyState("reverb")
-    values, state.reason = _values(clips, "decay")
-    if values:
-        one, two = values
-        state.numbers = {"audio1_rt60_s": round(one, 2), "audio2_rt60_s": round(two, 2)}
-        state.sign = _ratio_sign(one, two, MEASURES["decay"].threshold, MIN_DECAY_DIFFERENCE)
-        if state.sign:
-            wet, dry = (2, 1) if state.sign > 0 else (1, 2)
-            times = {1: one, 2: two}
-            state.sentence = (
-                f"Audio {wet} is more reverberant: its sounds take {times[wet]:.2f} s to decay by 60 dB, against "
-                f"{times[dry]:.2f} s in audio {dry}."
-            )
-    return state
-
-
-def _presence(clips, name: str, measure: str, threshold: float, describe) -> PropertyState:
-    state = PropertyState(name)
-    values = [clip.values.get(measure) for clip in clips]
-    if None in values:
-        _, state.reason = _values(clips, measure)
-        return state
-    state.present = tuple(bool(v >= threshold) for v in values)
-    state.numbers = {"audio1": round(values[0], 3), "audio2": round(values[1], 3)}
-    state.sign = int(state.present[1]) - int(state.present[0])
+    state.sign = 1 if factor >= threshold else -1 if factor <= 1 / threshold else 0
     if state.sign:
-        state.sentence = describe(2 if state.sign > 0 else 1, values)
+        word = "faster" if factor > 1 else "slower"
+        state.sentence = (
+            f"Audio 2 is {word}: its events come {factor:.2f} times as fast as audio 1's "
+            f"(onset envelopes aligned, r = {score:.2f})."
+        )
     return state
 
 
@@ -508,46 +576,15 @@ def _gap(clips, alignment: tuple[float, float, float]) -> PropertyState:
     return state
 
 
-def _clipping(clips) -> PropertyState:
-    threshold = MEASURES["clipped"].threshold
-
-    def describe(which, values):
-        return (
-            f"Audio {which} is clipped: {values[which - 1]:.1f}% of its samples sit flat at its peak "
-            f"(audio {3 - which}: {values[2 - which]:.1f}%)."
-        )
-
-    return _presence(clips, "clipping", "clipped", threshold, describe)
-
-
-def _speech(clips) -> PropertyState:
-    threshold = MEASURES["speech"].threshold
-
-    def describe(which, values):
-        other = values[2 - which]
-        rest = "none" if other == 0 else f"{other:.1f} s"
-        return f"Audio {which} has speech ({values[which - 1]:.1f} s), audio {3 - which} {rest}."
-
-    return _presence(clips, "speech", "speech", threshold, describe)
+# every property's rule, in `PROPERTIES` order: each takes the two clips and their alignment (see [`time_scale`])
+RULES = (LOUDNESS, TREBLE, BASS, _pitch, _speed, DURATION, NOISE, REVERB, CLIPPING, _gap, SPEECH)
 
 
 def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> Evidence:
     """The [`Evidence`] from two clips' measurements."""
     clips = (first, second)
     alignment = time_scale(first, second)
-    states = [
-        _loudness(clips),
-        _edge(clips, "treble"),
-        _edge(clips, "bass"),
-        _pitch(clips),
-        _speed(clips, alignment),
-        _duration(clips),
-        _noise(clips),
-        _reverb(clips),
-        _clipping(clips),
-        _gap(clips, alignment),
-        _speech(clips),
-    ]
+    states = [rule(clips, alignment) for rule in RULES]
     return Evidence(clips, {state.name: state for state in states})
 
 

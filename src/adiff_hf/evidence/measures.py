@@ -328,16 +328,10 @@ def speech_segments(waveforms_16k: list[np.ndarray]) -> list[list[tuple[float, f
 
 def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     """Everything but speech, from one mono clip at its own rate."""
-    import librosa
-    import pyloudnorm
     import soxr
 
     result = ClipMeasurements(name=name)
-    result.set("duration", len(wave) / rate)
-    peak = float(np.abs(wave).max())
-    silent = peak < 10 ** (SILENCE_DBFS / 20)
-    result.set("peak", 20 * np.log10(peak) if peak > 0 else None, "digital silence")
-    result.set("clipped", None if silent else _clipped_percent(wave), "silent")
+    silent = _measure_samples(result, wave, rate)
     y = soxr.resample(wave, rate, ANALYSIS_RATE).astype(np.float32) if rate != ANALYSIS_RATE else wave
     if silent or len(y) < 4 * ENVELOPE_HOP:
         reason = "silent" if silent else f"shorter than {4 * ENVELOPE_HOP / ANALYSIS_RATE * 1000:.0f} ms"
@@ -345,26 +339,58 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
             if measure not in result.values and measure != "speech":
                 result.set(measure, None, reason)
         return result
+    floor_db = _measure_levels(result, y)
+    _measure_loudness(result, y)
+    _measure_spectrum(result, y)
+    _measure_timing(result, y, floor_db)
+    _measure_pitch(result, y)
+    return result
 
-    # level envelope: silence, active span, gaps, decays
+
+def _measure_samples(result: ClipMeasurements, wave: np.ndarray, rate: int) -> bool:
+    """Duration, sample peak and clipping, on the clip's own samples; whether it is silent."""
+    result.set("duration", len(wave) / rate)
+    peak = float(np.abs(wave).max())
+    silent = peak < 10 ** (SILENCE_DBFS / 20)
+    result.set("peak", 20 * np.log10(peak) if peak > 0 else None, "digital silence")
+    result.set("clipped", None if silent else _clipped_percent(wave), "silent")
+    return silent
+
+
+def _measure_levels(result: ClipMeasurements, y: np.ndarray) -> float:
+    """The level envelope (kept), and from it the active span, the silences in it and the RMS level; returns the
+    level under which a frame is silent."""
+    import librosa
+
     hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
     envelope_db = _db(librosa.feature.rms(y=y, frame_length=2 * ENVELOPE_HOP, hop_length=ENVELOPE_HOP)[0] ** 2)
     loud = float(np.percentile(envelope_db, 95))
     floor_db = max(SILENCE_DBFS, loud - ACTIVE_RANGE_DB)
     active = envelope_db > floor_db
     indices = np.flatnonzero(active)
-    active_seconds = (indices[-1] - indices[0] + 1) * hop_seconds if len(indices) else 0.0
-    result.set("active_duration", active_seconds)
+    result.set("active_duration", (indices[-1] - indices[0] + 1) * hop_seconds if len(indices) else 0.0)
     result.gaps = _silences(active, hop_seconds)
     result.envelope_db, result.active = envelope_db, active
     result.set("level", _db(np.mean(10 ** (envelope_db[active] / 10))) if active.any() else None, "silent")
     result.set("silence", max((length for _, length in result.gaps), default=0.0))
+    return floor_db
+
+
+def _measure_loudness(result: ClipMeasurements, y: np.ndarray) -> None:
+    """Integrated loudness (ITU-R BS.1770), for clips of one gating block or more."""
+    import pyloudnorm
 
     if len(y) >= LOUDNESS_BLOCK_SECONDS * ANALYSIS_RATE:
         loudness = pyloudnorm.Meter(ANALYSIS_RATE).integrated_loudness(y.astype(np.float64))
         result.set("loudness", loudness, "under BS.1770's gate (too quiet)")
     else:
         result.set("loudness", None, f"shorter than BS.1770's {LOUDNESS_BLOCK_SECONDS} s block")
+
+
+def _spectra(y: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The power spectrum's shape (the loudest quarter of the active frames, over their floor), the long-term
+    spectrum of the active frames, and the noise floor per frequency."""
+    import librosa
 
     # the spectrum's shape from the loudest quarter of the active frames: a steady hiss in the quiet tails
     # would otherwise pass for treble
@@ -380,7 +406,15 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     above_floor = np.where(spectrum > 2.0 * floor, spectrum - floor, 0.0)  # bins 3 dB or more over the floor
     if above_floor.sum() >= 0.25 * spectrum.sum():  # a sound that rises above a floor: its shape, not the floor's
         spectrum = above_floor
-    result.spectrum, result.long_term_spectrum = spectrum, heard.mean(axis=1)
+    return spectrum, heard.mean(axis=1), noise
+
+
+def _measure_spectrum(result: ClipMeasurements, y: np.ndarray) -> None:
+    """The spectra (kept), centroid, bandwidth, roll-off edges, flatness and SNR."""
+    import librosa
+
+    spectrum, result.long_term_spectrum, noise = _spectra(y, result.active)
+    result.spectrum = spectrum
     magnitude = np.sqrt(spectrum)[:, None]
     result.set("centroid", librosa.feature.spectral_centroid(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
     result.set("bandwidth", librosa.feature.spectral_bandwidth(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
@@ -391,10 +425,15 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     result.set("flatness", 10 * np.log10(librosa.feature.spectral_flatness(S=long_term)[0, 0] + 1e-12))
     result.set("snr", _db(result.long_term_spectrum.sum()) - _db(np.median(noise) * len(noise)))
 
-    # onsets, tempo, decay
+
+def _measure_timing(result: ClipMeasurements, y: np.ndarray, floor_db: float) -> None:
+    """The onset envelope (kept), onset rate, tempo, and the decay after onsets down to `floor_db`."""
+    import librosa
+
     onset_envelope = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=HOP)
     result.onset_envelope = onset_envelope
     onsets = librosa.onset.onset_detect(onset_envelope=onset_envelope, sr=ANALYSIS_RATE, hop_length=HOP)
+    active_seconds = result.values["active_duration"]
     result.set("onset_rate", len(onsets) / active_seconds if active_seconds > 0 else None, "no active span")
     if len(onsets) >= 4:
         tempo = librosa.feature.tempo(onset_envelope=onset_envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0]
@@ -404,30 +443,36 @@ def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
     envelope_onsets = np.asarray(onsets) * HOP // ENVELOPE_HOP
     if len(envelope_onsets) == 0:
         envelope_onsets = np.array([0])
-    result.set("decay", _decay_seconds(envelope_db, envelope_onsets, floor_db, hop_seconds), "no decay after onsets")
+    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
+    decay = _decay_seconds(result.envelope_db, envelope_onsets, floor_db, hop_seconds)
+    result.set("decay", decay, "no decay after onsets")
 
-    # pitch, where the sound is pitched
+
+def _measure_pitch(result: ClipMeasurements, y: np.ndarray) -> None:
+    """The median f0 (pyin), where at least a quarter of the frames are pitched."""
+    import librosa
+    import soxr
+
     low = soxr.resample(y, ANALYSIS_RATE, PITCH_RATE).astype(np.float32)
-    if len(low) >= 1024:
-        f0, voiced, _ = librosa.pyin(
-            low,
-            fmin=60.0,
-            fmax=1600.0,
-            sr=PITCH_RATE,
-            frame_length=1024,
-            hop_length=1024,  # 128 ms steps are plenty for a median, and halve the Viterbi's cost
-            resolution=0.5,
-            n_thresholds=25,
-        )
-        voiced &= f0 > 61.0  # pyin's lowest candidate (60 Hz) is where unpitched thumps land
-        share = float(np.mean(voiced)) if len(voiced) else 0.0
-        if share >= 0.25:
-            result.set("f0", float(np.median(f0[voiced])))
-        else:
-            result.set("f0", None, f"not pitched ({100 * share:.0f}% of frames voiced above 61 Hz, 25% needed)")
-    else:
+    if len(low) < 1024:
         result.set("f0", None, "shorter than pyin's 128 ms frame")
-    return result
+        return
+    f0, voiced, _ = librosa.pyin(
+        low,
+        fmin=60.0,
+        fmax=1600.0,
+        sr=PITCH_RATE,
+        frame_length=1024,
+        hop_length=1024,  # 128 ms steps are plenty for a median, and halve the Viterbi's cost
+        resolution=0.5,
+        n_thresholds=25,
+    )
+    voiced &= f0 > 61.0  # pyin's lowest candidate (60 Hz) is where unpitched thumps land
+    share = float(np.mean(voiced)) if len(voiced) else 0.0
+    if share >= 0.25:
+        result.set("f0", float(np.median(f0[voiced])))
+    else:
+        result.set("f0", None, f"not pitched ({100 * share:.0f}% of frames voiced above 61 Hz, 25% needed)")
 
 
 def measure_clips(clips, sampling_rate: int | None = None, names=None) -> list[ClipMeasurements]:
