@@ -221,3 +221,8 @@ def load_clip(
         return prepare_waveform(clip["array"], clip["sampling_rate"], target_sampling_rate, name=name)
     rate = sampling_rate if sampling_rate is not None else target_sampling_rate
     return prepare_waveform(clip, rate, target_sampling_rate, name=name)
+
+
+def format_hz(value: float) -> str:
+    """A frequency as people read it: `"440 Hz"`, `"1.2 kHz"`."""
+    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"

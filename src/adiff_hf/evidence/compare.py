@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..audio_io import format_hz
 from .measures import ANALYSIS_RATE, ENVELOPE_HOP, HOP, MEASURES, N_FFT, ClipMeasurements, measure_clips
 
 # which clip has more of each property; "presence" properties are judged per clip (is audio 2 clipped?)
@@ -134,10 +135,6 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
-
-
-def _hz(value: float) -> str:
-    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
 
 
 def _values(clips, name):
@@ -269,12 +266,14 @@ def _fields(one: float, two: float, sign: int, clips) -> dict:
     more, less = (2, 1) if sign > 0 else (1, 2)
     at = {1: one, 2: two}
     fields = {"one": one, "two": two, "more": more, "less": less, "at_more": at[more], "at_less": at[less]}
-    fields |= {"hz_more": _hz(at[more]), "hz_less": _hz(at[less]), "low": min(one, two), "high": max(one, two)}
+    fields |= {"hz_more": format_hz(at[more]), "hz_less": format_hz(at[less])}
+    fields |= {"low": min(one, two), "high": max(one, two)}
     fields |= {"delta": abs(two - one), "centroid_shift": ""}
     centroids = [clip.values.get("centroid") for clip in clips]
     if None not in centroids:
         shift = centroids[less - 1] - centroids[more - 1]
-        fields["centroid_shift"] = f"; its spectral centroid is {_hz(abs(shift))} {'lower' if shift < 0 else 'higher'}"
+        direction = "lower" if shift < 0 else "higher"
+        fields["centroid_shift"] = f"; its spectral centroid is {format_hz(abs(shift))} {direction}"
     return fields
 
 
@@ -457,7 +456,7 @@ def _pitch(clips, alignment=None) -> PropertyState:
         one, two = values
         semitones = 12 * np.log2(two / one)
         state.numbers = {"audio1_f0_hz": round(one, 1), "audio2_f0_hz": round(two, 1)}
-        how = f"median f0 {_hz(two)} vs {_hz(one)}"
+        how = f"median f0 {format_hz(two)} vs {format_hz(one)}"
     if confident and (semitones is None or abs(semitones - shift) >= threshold):
         semitones, how = shift, f"spectrum shifted, r = {score:.2f}"
     elif semitones is None:

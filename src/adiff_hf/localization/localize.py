@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 
-from ..audio_io import iter_blocks, read_span
+from ..audio_io import format_hz, iter_blocks, read_span
 from .alignment import Alignment, align_recordings
 
 SIGNAL_RATE = 16000  # the band levels are measured at this rate
@@ -253,12 +253,9 @@ def _summary(levels1: np.ndarray, levels2: np.ndarray, edges: np.ndarray) -> tup
         low -= 1
     while high < len(bands) - 1 and np.sign(bands[high + 1]) == sign and abs(bands[high + 1]) >= 6:
         high += 1
-    words = f"{'more' if sign > 0 else 'less'} sound in audio 2 at {_hz(edges[low])}-{_hz(edges[high + 1])} "
+    band = f"{format_hz(edges[low])}-{format_hz(edges[high + 1])}"
+    words = f"{'more' if sign > 0 else 'less'} sound in audio 2 at {band} "
     return change, words + f"(up to {bands[peak]:+.0f} dB) here"
-
-
-def _hz(value: float) -> str:
-    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
 
 
 def read_spans(audio1, audio2, start1: float, start2: float, seconds: float, rate: int) -> tuple[np.ndarray, ...]:
