@@ -5,7 +5,7 @@ The names below load on first use, so that a module that needs no `datasets` (th
 `adiff_hf.data.long_pairs`, imports on a base install.
 """
 
-import importlib
+from ..lazy_exports import lazy_exports
 
 _EXPORTS = {
     "ADiffDataCollator": "collator",
@@ -20,15 +20,7 @@ _EXPORTS = {
     "make_toy_difference_data": "toy",
 }
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

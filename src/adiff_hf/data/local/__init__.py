@@ -27,7 +27,7 @@ The names below load on first use, as in `adiff_hf.data`. Installing the package
 [`~adiff_hf.data.local.debian.install_debian_packages`], which only the recipe's `--install` imports.
 """
 
-import importlib
+from ...lazy_exports import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_MIX": "writing",
@@ -41,15 +41,7 @@ _EXPORTS = {
     "render_speech": "render",
 }
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)
