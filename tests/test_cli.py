@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import ModelCard
 from PIL import Image
 
-from adiff_hf.prompts import TIER_PROMPTS
+from adiff_hf.prompts import TASK_PROMPTS
 
 
 def _cli(*args, cwd=None):
@@ -55,10 +55,10 @@ def test_explain_prints_json_and_draws_both_spectrograms(tiny_adiff_dir, clips, 
     result = _cli(*args, "--max-new-tokens", "6", "--json", "--plot", plot)
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(result.stdout.strip().splitlines()[-1])
-    assert record["prompt"] == TIER_PROMPTS["sentence"] and record["plot"] == str(plot)
+    assert record["prompt"] == TASK_PROMPTS["sentence"] and record["plot"] == str(plot)
     model = adiff_hf.ADiffForConditionalGeneration.from_pretrained(tiny_adiff_dir)
     processor = adiff_hf.ADiffProcessor.from_pretrained(tiny_adiff_dir)
-    inputs = processor(text=TIER_PROMPTS["sentence"], audio=(str(clips["tone"]), str(clips["noise"])))
+    inputs = processor(text=TASK_PROMPTS["sentence"], audio=(str(clips["tone"]), str(clips["noise"])))
     assert record["explanation"] == processor.batch_decode(model.generate(**inputs, max_new_tokens=6))[0]
 
     assert Image.open(plot).text["Description"] == record["explanation"]  # the caption is the explanation

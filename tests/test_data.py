@@ -15,7 +15,7 @@ from adiff_hf.data import (
     load_difference_csv,
     make_toy_difference_data,
 )
-from adiff_hf.prompts import TIER_PROMPTS, load_prompt_pools, tier_of_prompt
+from adiff_hf.prompts import TASK_PROMPTS, load_prompt_pools, tier_of_prompt
 from conftest import SHARED
 
 CSV_DIR = SHARED / "data" / "adiff_csv"
@@ -109,9 +109,9 @@ def test_tiers_are_recognised():
 
 def test_prompt_pools_from_the_release():
     pools = load_prompt_pools(PROMPTS_JSON)
-    assert pools["few_words"][0] == TIER_PROMPTS["few_words"] and len(pools["few_words"]) == 94
+    assert pools["few_words"][0] == TASK_PROMPTS["few_words"] and len(pools["few_words"]) == 94
     assert "Caption the first audio" in pools["caption_first"] and len(pools["caption_both"]) == 97
-    assert load_prompt_pools() == {tier: [prompt] for tier, prompt in TIER_PROMPTS.items()}
+    assert load_prompt_pools() == {tier: [prompt] for tier, prompt in TASK_PROMPTS.items()}
 
 
 def test_prompt_pool_errors_name_the_file(tmp_path):

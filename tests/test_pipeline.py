@@ -9,7 +9,7 @@ import transformers
 
 import adiff_hf  # noqa: F401  (registers the task)
 from adiff_hf.audio_io import load_audio
-from adiff_hf.prompts import TIER_PROMPTS
+from adiff_hf.prompts import TASK_PROMPTS
 
 GEN = {"max_new_tokens": 6}
 
@@ -30,14 +30,14 @@ def test_the_task_is_ours_and_defaults_to_the_detailed_tier(pipe, tiny_adiff_dir
     assert isinstance(pipe, adiff_hf.AudioDifferencePipeline)
     out = pipe(str(clips["tone"]), str(clips["noise"]), **GEN)
     assert out == [
-        {"generated_text": _direct(tiny_adiff_dir, TIER_PROMPTS["detail"], clips["tone"], clips["noise"])[0]}
+        {"generated_text": _direct(tiny_adiff_dir, TASK_PROMPTS["detail"], clips["tone"], clips["noise"])[0]}
     ]
 
 
-@pytest.mark.parametrize("tier", sorted(TIER_PROMPTS))
+@pytest.mark.parametrize("tier", sorted(TASK_PROMPTS))
 def test_every_tier_uses_its_prompt(pipe, tiny_adiff_dir, clips, tier):
     out = pipe(str(clips["tone"]), str(clips["high"]), tier=tier, **GEN)
-    assert out[0]["generated_text"] == _direct(tiny_adiff_dir, TIER_PROMPTS[tier], clips["tone"], clips["high"])[0]
+    assert out[0]["generated_text"] == _direct(tiny_adiff_dir, TASK_PROMPTS[tier], clips["tone"], clips["high"])[0]
 
 
 def test_own_prompt_and_audio_forms_agree(pipe, clips):
@@ -106,7 +106,7 @@ def test_any_to_any_plain_and_chat_forms(tiny_adiff_dir, pipe, clips):
     a, b = str(clips["noise"]), str(clips["tone"])
     expected = pipe(a, b, tier="sentence", **GEN)[0]["generated_text"]
     any_pipe = transformers.pipeline("any-to-any", model=str(tiny_adiff_dir))
-    plain = any_pipe(text=TIER_PROMPTS["sentence"], audio=[a, b], return_full_text=False, **GEN)
+    plain = any_pipe(text=TASK_PROMPTS["sentence"], audio=[a, b], return_full_text=False, **GEN)
     assert plain[0]["generated_text"] == expected
     chat = [
         {
@@ -114,7 +114,7 @@ def test_any_to_any_plain_and_chat_forms(tiny_adiff_dir, pipe, clips):
             "content": [
                 {"type": "audio", "path": a},
                 {"type": "audio", "path": b},
-                {"type": "text", "text": TIER_PROMPTS["sentence"]},
+                {"type": "text", "text": TASK_PROMPTS["sentence"]},
             ],
         }
     ]
@@ -122,7 +122,7 @@ def test_any_to_any_plain_and_chat_forms(tiny_adiff_dir, pipe, clips):
     assert answer[0]["generated_text"] == expected
     # arrays go in at the processor's rate (32 kHz), as with other any-to-any audio models
     wave = load_audio(a, 32000)
-    by_array = any_pipe(text=TIER_PROMPTS["sentence"], audio=[wave, b], return_full_text=False, **GEN)
+    by_array = any_pipe(text=TASK_PROMPTS["sentence"], audio=[wave, b], return_full_text=False, **GEN)
     assert by_array[0]["generated_text"] == expected
 
 

@@ -6,7 +6,7 @@ import os
 from transformers import Pipeline
 
 from .audio_io import is_single_clip
-from .prompts import TIER_PROMPTS, prompt_for
+from .prompts import TASK_PROMPTS, prompt_for
 
 
 class AudioDifferencePipeline(Pipeline):
@@ -152,7 +152,7 @@ class AudioDifferencePipeline(Pipeline):
         forward = {"generate_kwargs": generate_kwargs} if generate_kwargs else {}
         return preprocess, forward, {}
 
-    def preprocess(self, inputs, prompt: str = TIER_PROMPTS["detail"], sampling_rate=None, crop=None):
+    def preprocess(self, inputs, prompt: str = TASK_PROMPTS["detail"], sampling_rate=None, crop=None):
         missing = [key for key in ("audio1", "audio2") if inputs.get(key) is None]
         if missing:
             raise ValueError(f"A pair needs audio1 and audio2; {' and '.join(missing)} missing.")

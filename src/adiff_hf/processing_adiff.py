@@ -69,7 +69,7 @@ class ADiffProcessor(ProcessorMixin):
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a string, got {type(text).__name__}.")
         if not text.strip():
-            raise ValueError(f"{name} is empty: give a prompt (e.g. one of adiff_hf.prompts.TIER_PROMPTS).")
+            raise ValueError(f"{name} is empty: give a prompt (e.g. one of adiff_hf.prompts.TASK_PROMPTS).")
         if not text.rstrip().endswith(self.end_of_text.strip()):
             text = text + self.end_of_text
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -4,7 +4,7 @@ import json
 import os
 
 # What the released model was trained to answer: one canonical prompt per task.
-TIER_PROMPTS: dict[str, str] = {
+TASK_PROMPTS: dict[str, str] = {
     "few_words": "explain the difference between the two audio in few words",
     "sentence": "explain the difference between the two audio in a sentence",
     "detail": "explain the difference between the two audio in detail",
@@ -32,7 +32,7 @@ POOL_KEYS: dict[str, str] = {
 }
 
 DIFFERENCE_TIERS = ("few_words", "sentence", "detail")
-CAPTION_TIERS = ("caption_first", "caption_second", "caption_both")
+CAPTION_TASKS = ("caption_first", "caption_second", "caption_both")
 
 
 def prompt_for(tier: str | None = None, prompt: str | None = None) -> str:
@@ -45,9 +45,9 @@ def prompt_for(tier: str | None = None, prompt: str | None = None) -> str:
             raise ValueError("`prompt` must be a non-empty string.")
         return prompt
     tier = "detail" if tier is None else tier
-    if tier not in TIER_PROMPTS:
-        raise ValueError(f"Unknown tier {tier!r}; choose from {sorted(TIER_PROMPTS)}.")
-    return TIER_PROMPTS[tier]
+    if tier not in TASK_PROMPTS:
+        raise ValueError(f"Unknown tier {tier!r}; choose from {sorted(TASK_PROMPTS)}.")
+    return TASK_PROMPTS[tier]
 
 
 def tier_of_prompt(prompt: str) -> str | None:
@@ -70,7 +70,7 @@ def load_prompt_pools(path: str | os.PathLike | None = None) -> dict[str, list[s
     Without `path`, each pool holds only the canonical prompt. With the release's `prompts.json` (keys WORD,
     SENTENCE, DETAIL, FIRST, SECOND, BOTH), each pool is the canonical prompt plus its paraphrases.
     """
-    pools = {tier: [prompt] for tier, prompt in TIER_PROMPTS.items()}
+    pools = {tier: [prompt] for tier, prompt in TASK_PROMPTS.items()}
     if path is None:
         return pools
     try:
@@ -91,16 +91,16 @@ def load_prompt_pools(path: str | os.PathLike | None = None) -> dict[str, list[s
         entries = data[key]
         if not isinstance(entries, list) or not all(isinstance(p, str) and p.strip() for p in entries):
             raise ValueError(f"Prompt pool {key!r} in {path} must be a list of non-empty strings.")
-        pools[tier] += [p.strip() for p in entries if p.strip() != TIER_PROMPTS[tier]]
+        pools[tier] += [p.strip() for p in entries if p.strip() != TASK_PROMPTS[tier]]
     return pools
 
 
 __all__ = [
-    "CAPTION_TIERS",
+    "CAPTION_TASKS",
     "CSV_TIER_INPUTS",
     "DIFFERENCE_TIERS",
     "POOL_KEYS",
-    "TIER_PROMPTS",
+    "TASK_PROMPTS",
     "load_prompt_pools",
     "prompt_for",
     "tier_of_prompt",

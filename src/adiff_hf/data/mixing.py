@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import datasets
 import numpy as np
 
-from ..prompts import CAPTION_TIERS, DIFFERENCE_TIERS, load_prompt_pools, prompt_for
+from ..prompts import CAPTION_TASKS, DIFFERENCE_TIERS, load_prompt_pools, prompt_for
 
 EXAMPLE_COLUMNS = ("filepath1", "filepath2", "prompt", "answer", "task")
 # words in the answer: `Trainer`'s `--train_sampling_strategy group_by_length` batches examples of similar length
@@ -81,7 +81,7 @@ def build_training_examples(
     count = round(caption_ratio * len(examples))
     if count and not pairs:
         raise ValueError("caption_ratio > 0 needs rows with caption1 and caption2; this dataset has none.")
-    candidates = [(pair, task) for pair in pairs for task in CAPTION_TIERS]
+    candidates = [(pair, task) for pair in pairs for task in CAPTION_TASKS]
     rounds = -(-count // len(candidates)) if count else 0
     order = [int(i) for _ in range(rounds) for i in rng.permutation(len(candidates))]
     for index in order[:count]:

@@ -289,7 +289,7 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
 
     Args:
         pairs: the pair stream (its split, seed, start and length apply).
-        tasks: share of each task (keys of `TIER_PROMPTS`); default `SPEAKING_MIX`.
+        tasks: share of each task (keys of `TASK_PROMPTS`); default `SPEAKING_MIX`.
         prompt_pools: paraphrases per task, from `adiff_hf.prompts.load_prompt_pools`.
         task_block: consecutive items that ask the same task. Set to the batch size, each batch asks one task, so
             few-words answers are not padded to the length of detailed ones (about half the language model's
@@ -303,12 +303,12 @@ class SpeakingExamples(torch.utils.data.IterableDataset):
         prompt_pools=None,
         task_block: int = 1,
     ):
-        from ..prompts import TIER_PROMPTS, load_prompt_pools
+        from ..prompts import TASK_PROMPTS, load_prompt_pools
 
         tasks = dict(tasks or SPEAKING_MIX)
-        unknown = sorted(set(tasks) - set(TIER_PROMPTS))
+        unknown = sorted(set(tasks) - set(TASK_PROMPTS))
         if unknown or min(tasks.values()) < 0 or sum(tasks.values()) <= 0:
-            raise ValueError(f"tasks: non-negative shares of {list(TIER_PROMPTS)}; got {tasks}.")
+            raise ValueError(f"tasks: non-negative shares of {list(TASK_PROMPTS)}; got {tasks}.")
         self.pairs, self.tasks = pairs, list(tasks)
         self.weights = np.array([tasks[t] for t in self.tasks]) / sum(tasks.values())
         self.pools = prompt_pools or load_prompt_pools()

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..change_words import CHANGE_WORDS, SAME_WORDS
 from ..data.changes import TWO_SIDED, describe_change, reversed_change
-from ..prompts import DIFFERENCE_TIERS, TIER_PROMPTS
+from ..prompts import DIFFERENCE_TIERS, TASK_PROMPTS
 
 TIERS = DIFFERENCE_TIERS
 TIER_MAX_NEW_TOKENS = {"few_words": 24, "sentence": 64, "detail": 160}
@@ -182,7 +182,7 @@ def pair_embeddings(model, processor, pairs: list[dict], data_dir: str, batch_si
     for start in tqdm(range(0, len(pairs), batch_size), desc="clip embeddings", unit="batch"):
         batch = pairs[start : start + batch_size]
         audio = [tuple(os.path.join(data_dir, pair[k]) for k in ("filepath1", "filepath2")) for pair in batch]
-        features = processor(text=[TIER_PROMPTS["few_words"]] * len(batch), audio=audio, crop="start")
+        features = processor(text=[TASK_PROMPTS["few_words"]] * len(batch), audio=audio, crop="start")
         embeds.append(_heard(model, features["input_features"]))
     return torch.cat(embeds)
 
@@ -191,7 +191,7 @@ def pair_embeddings(model, processor, pairs: list[dict], data_dir: str, batch_si
 def silence_embeddings(model, processor) -> torch.Tensor:
     """What the model hears of a pair of silent clips, `(1, 2, ...)` (as `pair_embeddings`)."""
     silence = np.zeros(processor.feature_extractor.sampling_rate, dtype=np.float32)
-    features = processor(text=[TIER_PROMPTS["few_words"]], audio=[(silence, silence)], crop="start")
+    features = processor(text=[TASK_PROMPTS["few_words"]], audio=[(silence, silence)], crop="start")
     return _heard(model, features["input_features"])
 
 
@@ -213,7 +213,7 @@ def answer_pairs(
     model.eval()
     for start in tqdm(range(0, len(embeds), batch_size), desc=description or tier, unit="batch"):
         batch = embeds[start : start + batch_size].to(model.device, model.dtype)
-        prompts = processor.prepare_text([TIER_PROMPTS[tier]] * len(batch)).to(model.device)
+        prompts = processor.prepare_text([TASK_PROMPTS[tier]] * len(batch)).to(model.device)
         ids = model.generate(
             input_ids=prompts["input_ids"],
             max_new_tokens=max_new_tokens,

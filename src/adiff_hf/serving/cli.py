@@ -16,7 +16,7 @@ import os
 import sys
 
 from ..backbones.default_model import MODEL_ENV
-from ..prompts import TIER_PROMPTS
+from ..prompts import TASK_PROMPTS
 
 
 def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
         default=None,
         help=f"model directory or Hub id (default: ${MODEL_ENV}, else adiff-mini, assembled on first use)",
     )
-    parser.add_argument("--tier", choices=sorted(TIER_PROMPTS), default="detail")
+    parser.add_argument("--tier", choices=sorted(TASK_PROMPTS), default="detail")
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")

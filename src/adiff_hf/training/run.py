@@ -59,15 +59,15 @@ def _stage_training_args(training_args: ADiffTrainingArguments, stage_args: Stag
 def _streamed_examples(data_args: DataArguments, tiers: list[str], caption_ratio: float, pools, start: int, batch: int):
     """Training examples drawn without end from `--sources`, and fixed validation examples (every task)."""
     from ..data.pair_stream import DifferencePairStream, SpeakingExamples, load_sources
-    from ..prompts import CAPTION_TIERS
+    from ..prompts import CAPTION_TASKS
 
     sources = load_sources(data_args.sources)
     share = caption_ratio / (1 + caption_ratio)  # captions per difference example -> their share of all examples
-    tasks = {tier: (1 - share) / len(tiers) for tier in tiers} | {task: share / 3 for task in CAPTION_TIERS}
+    tasks = {tier: (1 - share) / len(tiers) for tier in tiers} | {task: share / 3 for task in CAPTION_TASKS}
     seed = data_args.stream_seed
     block = batch if data_args.stream_task_batches else 1
     train = SpeakingExamples(DifferencePairStream(sources, "train", seed=seed, start=start), tasks, pools, block)
-    every = {task: 1.0 for task in (*tiers, *CAPTION_TIERS)}
+    every = {task: 1.0 for task in (*tiers, *CAPTION_TASKS)}
     try:
         held = DifferencePairStream(sources, "validation", seed, num_pairs=data_args.stream_eval_pairs)
     except ValueError as err:
