@@ -76,6 +76,10 @@ def test_explain_prints_json_and_draws_both_spectrograms(tiny_adiff_dir, clips, 
 def test_explain_errors_name_the_problem(tiny_adiff_dir, clips, tmp_path):
     missing = _cli("explain", tmp_path / "nope.wav", clips["tone"], "--model", tiny_adiff_dir)
     assert missing.returncode != 0 and "nope.wav" in missing.stderr and "Traceback" not in missing.stderr
+    both = _cli_here("explain", clips["tone"], clips["tone"], "--tier", "sentence", "--prompt", "which is louder?")
+    assert both.returncode == 1 and both.stderr.strip() == (
+        "adiff-hf explain: error: Give either `prompt` or `tier`, not both."
+    )
 
 
 def test_card_command_writes_a_hub_readme(tiny_adiff_dir, tmp_path):

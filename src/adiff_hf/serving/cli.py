@@ -29,7 +29,9 @@ def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
         default=None,
         help=f"model directory or Hub id (default: ${MODEL_ENV}, else adiff-mini, assembled on first use)",
     )
-    parser.add_argument("--tier", choices=sorted(TASK_PROMPTS), default="detail")
+    parser.add_argument(
+        "--tier", choices=sorted(TASK_PROMPTS), default=None, help="a difference tier or caption task (default: detail)"
+    )
     parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
@@ -54,8 +56,8 @@ def explain_main(argv: list[str] | None = None) -> dict:
     from ..evidence import evidence_report
     from ..prompts import prompt_for
 
+    prompt = prompt_for(args.tier, args.prompt)  # before the model loads: a wrong argument fails at once
     pipe = load_pipeline(args.model)
-    prompt = prompt_for(None if args.prompt is not None else args.tier, args.prompt)
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens
@@ -134,7 +136,7 @@ def localize_main(argv: list[str] | None = None) -> dict:
         from ..backbones import load_pipeline
         from ..prompts import prompt_for
 
-        prompt = prompt_for(None if args.prompt is not None else args.tier, args.prompt)
+        prompt = prompt_for(args.tier, args.prompt)
         found = load_pipeline(args.model).localize(
             args.audio1, args.audio2, return_evidence=args.evidence, prompt=prompt, **options, **generate_kwargs
         )
