@@ -27,6 +27,9 @@ setup(
         "huggingface_hub",
         "numpy",
         "soundfile",
+        # PyAV (FFmpeg's libraries in the wheel): audio_io's fallback for what libsndfile does not decode, M4A/AAC,
+        # MP3, Opus, WebM and the soundtrack of video files
+        "av",
         "soxr",
         "pyyaml",
         "tqdm",

@@ -5,9 +5,15 @@ PCM to float, resamples, and refuses empty or non-finite input with an error tha
 takes any form a user may give a clip in; `is_single_clip` tells one clip from a pair or a list of clips;
 `fit_clip` cuts or fills a clip to the length a model hears. `audio_info`, `read_span` and `iter_blocks` read long
 files in bounded memory: what a file holds, one span of it (seeked), or all of it block by block.
+
+Files are opened in one place, `_open_source`: soundfile (libsndfile: WAV, FLAC, OGG, MP3, ...) when it knows the
+format, else PyAV (FFmpeg: M4A/AAC, WebM/Opus, the soundtrack of MP4 and other videos, ...).
 """
 
+import contextlib
+import dataclasses
 import os
+import re
 
 import numpy as np
 import soundfile
@@ -83,21 +89,292 @@ def fit_clip(waveform: np.ndarray, length: int, crop: str = "start", fill: str =
     return np.pad(waveform, (0, length - len(waveform)))
 
 
-def audio_info(path: str | os.PathLike):
-    """What a file holds (`samplerate`, `frames`, `channels`, `duration`) without reading its samples; errors
-    name the file (missing, empty, unreadable, no samples)."""
-    path = os.fspath(path)
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _why(err: BaseException, path: str) -> str:
+    """A library's error as a short reason: without the path it repeats and without an errno."""
+    text = _one_line(err).replace(f"Error opening {path!r}: ", "").replace(f": {path!r}", "")
+    return re.sub(r"^\[Errno -?\d+\] ", "", text).rstrip(".")
+
+
+def _read_error(path: str, err) -> ValueError:
+    return ValueError(f"Could not read audio file {path}: {_one_line(err)}")
+
+
+def _import_av():
+    """PyAV, or `None` where it is not installed (inside `try`, so that remote code does not require it)."""
+    try:
+        import av
+    except ImportError:
+        return None
+    return av
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """What a file PyAV reads holds, under the names of soundfile's `info`: `samplerate`, `frames`, `channels`,
+    `duration` (and `name`, `format` the container, `subtype` the codec)."""
+
+    name: str
+    samplerate: int
+    frames: int
+    channels: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.samplerate
+
+
+class _SoundfileSource:
+    """A file libsndfile reads (WAV, FLAC, OGG Vorbis/Opus, MP3, ...): the fast path, with exact frame counts."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.info = soundfile.info(path)
+        self._file = None
+
+    def _open(self):
+        if self._file is None:
+            self._file = soundfile.SoundFile(self.path)
+        return self._file
+
+    def seek(self, frame: int) -> None:
+        try:
+            self._open().seek(frame)
+        except Exception as err:  # soundfile raises several types for unreadable input
+            raise _read_error(self.path, err) from err
+
+    def read(self, count: int | None = None) -> np.ndarray:
+        try:
+            data = self._open().read(-1 if count is None else count, dtype="float32", always_2d=True)
+        except Exception as err:
+            raise _read_error(self.path, err) from err
+        return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
+
+    def at_end(self) -> bool:
+        return self._open().tell() >= self.info.frames
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _frame_to_mono(frame) -> np.ndarray:
+    """One decoded PyAV frame in any sample format (planar or packed, integer or float) as mono float32."""
+    array = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        array = array.reshape(-1, channels).T
+    if array.dtype.kind == "u":
+        half = float(np.iinfo(array.dtype).max + 1) / 2
+        array = (array.astype(np.float32) - half) / half
+    elif array.dtype.kind == "i":
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    return array.astype(np.float32, copy=False).mean(axis=0, dtype=np.float32)
+
+
+# decoding starts this long before a seek target: codecs need a few frames to settle (Opus asks for 80 ms, MP3's
+# bit reservoir and AAC's overlap less); the samples before the target are decoded and dropped
+_SEEK_PREROLL_SECONDS = 0.25
+
+
+class _PyAVSource:
+    """A file only FFmpeg reads (M4A/AAC, WebM, MP4 and other video soundtracks, ...): its main audio stream,
+    decoded frame by frame. Positions count samples decoded from the stream's start; after a seek, they start from a
+    decoded frame's timestamp, corrected to that count (see `_timestamp_offset`). `frames` is the length the container
+    states; the decode may hold a codec frame's padding more or less (cut off where the container is exact)."""
+
+    def __init__(self, path: str, av):
+        self.path, self._av = path, av
+        self._container = av.open(path)
+        try:
+            self._stream = self._container.streams.best("audio")
+            if self._stream is None:
+                kinds = sorted({s.type for s in self._container.streams}) or ["none"]
+                raise ValueError(f"Audio file has no audio stream: {path} (its streams: {', '.join(kinds)})")
+            context = self._stream.codec_context
+            self._rate = int(context.sample_rate or self._stream.rate or 0)
+            if self._rate <= 0:
+                raise ValueError(f"Could not read audio file {path}: its audio stream states no sampling rate")
+            self._origin = self._stream.start_time or 0  # the stream's first timestamp, in its time base
+            self._offset = None  # see _timestamp_offset
+            self._start()
+            self.info = AudioInfo(
+                path, self._rate, self._stated_frames(), context.channels, self._container.format.name, context.name
+            )
+            # MP4/M4A/MOV state their audio's length exactly (the edit list), but FFmpeg's decode keeps the codec's
+            # end padding: stop there. Elsewhere a stated length may be an estimate, and the decode is the truth.
+            exact = self._stream.duration and "mp4" in self._container.format.name.split(",")
+            self._end = self.info.frames if exact else None
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _start(self) -> None:
+        """Decode from the first sample (the file reopened, so that a codec's start padding is skipped as at open)."""
+        if hasattr(self, "_frames"):
+            self._container.close()
+            self._container = self._av.open(self.path)
+            self._stream = self._container.streams.best("audio")
+        self._frames = self._container.decode(self._stream)
+        self._pending, self._position, self._exhausted = np.zeros(0, dtype=np.float32), 0, False
+
+    def _samples(self, pts) -> int:
+        return round((pts - self._origin) * self._stream.time_base * self._rate)
+
+    def _stated_frames(self) -> int:
+        """The stream's length as the container states it (stream, then container); else from the packets'
+        timestamps (demuxed, not decoded); else from a full decode."""
+        if self._stream.duration:
+            return round(self._stream.duration * self._stream.time_base * self._rate)
+        if self._container.duration:
+            return round(self._container.duration * self._rate / self._av.time_base)
+        end = None
+        for packet in self._container.demux(self._stream):
+            if packet.pts is not None and packet.duration:
+                end = max(end or 0, packet.pts + packet.duration)
+        self._start()
+        if end is not None:
+            return self._samples(end)
+        total = 0
+        while not self._exhausted:
+            total += len(self._next())
+        self._start()
+        return total
+
+    def _next(self) -> np.ndarray:
+        """The next decoded frame's samples (empty, and `_exhausted` set, at the end)."""
+        try:
+            frame = next(self._frames, None)
+        except Exception as err:  # PyAV raises its FFmpegError subclasses for corrupt data
+            raise _read_error(self.path, err) from err
+        if frame is None:
+            self._exhausted, self._last_pts = True, None
+            return np.zeros(0, dtype=np.float32)
+        self._last_pts = frame.pts
+        return _frame_to_mono(frame)
+
+    def _timestamp_offset(self) -> int:
+        """How far (samples) a frame's timestamp puts it after where decoding from the start does: 0 with exact
+        timestamps; not with coarse ones (WebM counts milliseconds) or when a codec's start padding shifts them.
+        Measured once, on the second frame decoded from the start (the first one may be trimmed)."""
+        if self._offset is None:
+            self._offset = 0
+            with contextlib.closing(self._av.open(self.path)) as container:
+                count = 0
+                for index, frame in enumerate(container.decode(container.streams.best("audio"))):
+                    if index == 1 and frame.pts is not None:
+                        self._offset = self._samples(frame.pts) - count
+                    if index >= 1:
+                        break
+                    count += frame.samples
+        return self._offset
+
+    def seek(self, frame: int) -> None:
+        frame = max(0, int(frame))
+        back = round(_SEEK_PREROLL_SECONDS * self._rate)
+        if self._position <= frame <= self._position + back:  # close ahead: decode on to it
+            self.read(frame - self._position)
+            return
+        while frame - back > 0:
+            target = self._origin + int((frame - back) / (self._stream.time_base * self._rate))
+            try:
+                self._container.seek(target, stream=self._stream, backward=True)
+            except Exception:  # a container that cannot seek: decode from the start instead
+                break
+            self._frames, self._exhausted = self._container.decode(self._stream), False
+            # the first frame after a seek may be trimmed (its timestamp moved): place it by the second one's
+            first = self._next()
+            first_pts = self._last_pts
+            second = self._next()
+            pts = self._last_pts if len(second) else first_pts
+            if not len(first):  # seeked past the end (a container that states more than it holds): seek back
+                back *= 4
+                continue
+            if pts is None:  # no timestamps: decode from the start
+                break
+            self._pending = np.concatenate([first, second])
+            self._position = self._samples(pts) - self._timestamp_offset() - (len(first) if len(second) else 0)
+            if self._position <= frame:
+                self.read(frame - self._position)
+                return
+            back *= 4  # the seek landed after the target: seek further back
+        self._start()
+        self.read(frame)
+
+    def read(self, count: int | None = None) -> np.ndarray:
+        if self._end is not None:
+            left = max(0, self._end - self._position)
+            count = left if count is None else min(count, left)
+        chunks, have = [], 0
+        while count is None or have < count:
+            if not len(self._pending):
+                if self._exhausted:
+                    break
+                self._pending = self._next()
+                continue
+            take = self._pending if count is None else self._pending[: count - have]
+            self._pending = self._pending[len(take) :]
+            chunks.append(take)
+            have += len(take)
+        self._position += have
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def at_end(self) -> bool:
+        return (self._exhausted and not len(self._pending)) or (self._end is not None and self._position >= self._end)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+@contextlib.contextmanager
+def _open_source(path: str):
+    """The one place a file is opened: soundfile when libsndfile knows the format, else PyAV (FFmpeg). Errors name
+    the file: missing, a directory, empty, unreadable by both, without an audio stream, without samples."""
+    if os.path.isdir(path):
+        raise ValueError(f"Audio path is a directory, not a file: {path}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Audio file not found: {path}")
     if os.path.getsize(path) == 0:
         raise ValueError(f"Audio file is empty (0 bytes): {path}")
     try:
-        info = soundfile.info(path)
-    except Exception as err:  # soundfile raises several types for unreadable input
-        raise ValueError(f"Could not read audio file {path}: {err}") from err
-    if info.frames <= 0:
-        raise ValueError(f"Audio file has no samples: {path}")
-    return info
+        source = _SoundfileSource(path)
+    except Exception as sf_err:  # soundfile raises several types for unreadable input
+        av = _import_av()
+        if av is None:
+            raise ValueError(
+                f"Could not read audio file {path}: {_why(sf_err, path)} (for M4A/AAC, WebM, video and other formats "
+                "libsndfile does not read, install PyAV: `pip install av`)"
+            ) from sf_err
+        try:
+            source = _PyAVSource(path, av)
+        except av.FFmpegError as err:  # neither library reads it
+            raise _read_error(path, f"{_why(sf_err, path)} (libsndfile); {_why(err, path)} (FFmpeg)") from err
+        except ValueError:  # ours, naming the file (no audio stream, no sampling rate)
+            raise
+        except Exception as err:
+            raise _read_error(path, f"{_why(sf_err, path)} (libsndfile); {_why(err, path)} (PyAV)") from err
+    try:
+        if source.info.frames <= 0:
+            raise ValueError(f"Audio file has no samples: {path}")
+        yield source
+    finally:
+        source.close()
+
+
+def audio_info(path: str | os.PathLike):
+    """What a file holds (`samplerate`, `frames`, `channels`, `duration`) without reading its samples; errors
+    name the file (missing, a directory, empty, unreadable, no audio stream, no samples).
+
+    soundfile's `info` where libsndfile reads the file, else an [`AudioInfo`] from PyAV (M4A/AAC, WebM, video
+    soundtracks, ...), whose `frames` is the length the container states.
+    """
+    with _open_source(os.fspath(path)) as source:
+        return source.info
 
 
 # read this much more on each side of a span than is kept, so that the resampler's edges fall outside it
@@ -111,28 +388,30 @@ def read_span(path: str | os.PathLike, start: float, seconds: float, target_samp
     Only the frames needed are read (the file is seeked), so the cost does not depend on the file's length.
     """
     path = os.fspath(path)
-    info = audio_info(path)
-    rate = info.samplerate
+    with _open_source(path) as source:
+        return _read_span(source, start, seconds, target_sampling_rate)
+
+
+def _read_span(source, start: float, seconds: float, target_sampling_rate: int) -> np.ndarray:
+    rate = source.info.samplerate
     length = round(seconds * target_sampling_rate)
     margin = round(_RESAMPLE_MARGIN_SECONDS * rate) if rate != target_sampling_rate else 0
     first = round(start * rate)
     # the frames read: the span and a margin on each side, where the file has them (none before its start, so a
     # span from 0 resamples exactly as the whole file does)
-    begin, end = max(first - margin, 0), min(first + round(seconds * rate) + margin, info.frames)
+    begin, end = max(first - margin, 0), min(first + round(seconds * rate) + margin, source.info.frames)
     out = np.zeros(length, dtype=np.float32)
     if end <= begin:
         return out
-    try:
-        with soundfile.SoundFile(path) as f:
-            f.seek(begin)
-            block = f.read(end - begin, dtype="float32", always_2d=True).mean(axis=1)
-    except Exception as err:
-        raise ValueError(f"Could not read audio file {path}: {err}") from err
-    block = prepare_waveform(block, rate, target_sampling_rate, name=path)  # checked and resampled as any clip
+    source.seek(begin)
+    block = source.read(end - begin)
+    if not len(block):  # past the decoded end of a file whose container states a little more
+        return out
+    block = prepare_waveform(block, rate, target_sampling_rate, name=source.path)  # checked and resampled
     shift = round((first - begin) * target_sampling_rate / rate)  # where the span starts in `block` (< 0: before it)
-    source, target = max(shift, 0), max(-shift, 0)
-    count = max(0, min(length - target, len(block) - source))
-    out[target : target + count] = block[source : source + count]
+    src, target = max(shift, 0), max(-shift, 0)
+    count = max(0, min(length - target, len(block) - src))
+    out[target : target + count] = block[src : src + count]
     return out
 
 
@@ -143,30 +422,25 @@ def iter_blocks(
     resampled as one stream to `target_sampling_rate` (the file's own rate when `None`), never holding more than
     one block."""
     path = os.fspath(path)
-    info = audio_info(path)
-    rate = info.samplerate
-    first = min(max(0, round(start * rate)), info.frames)
-    resampler = None
-    if target_sampling_rate is not None and target_sampling_rate != rate:
-        resampler = soxr.ResampleStream(rate, target_sampling_rate, 1, dtype="float32")
-    block_frames = max(1, round(block_seconds * rate))
-    try:
-        with soundfile.SoundFile(path) as f:
-            f.seek(first)
-            while True:
-                data = f.read(block_frames, dtype="float32", always_2d=True)
-                last = len(data) < block_frames or f.tell() >= info.frames
-                mono = np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
-                if not np.isfinite(mono).all():
-                    raise ValueError(f"{path}: the waveform contains NaN or infinite samples.")
-                if resampler is not None:
-                    mono = resampler.resample_chunk(mono, last=last)
-                if len(mono):
-                    yield mono
-                if last:
-                    return
-    except (soundfile.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"Could not read audio file {path}: {err}") from err
+    with _open_source(path) as source:
+        rate = source.info.samplerate
+        first = min(max(0, round(start * rate)), source.info.frames)
+        resampler = None
+        if target_sampling_rate is not None and target_sampling_rate != rate:
+            resampler = soxr.ResampleStream(rate, target_sampling_rate, 1, dtype="float32")
+        block_frames = max(1, round(block_seconds * rate))
+        source.seek(first)
+        while True:
+            mono = source.read(block_frames)
+            last = len(mono) < block_frames or source.at_end()
+            if not np.isfinite(mono).all():
+                raise ValueError(f"{path}: the waveform contains NaN or infinite samples.")
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            if len(mono):
+                yield mono
+            if last:
+                return
 
 
 def load_audio(
@@ -177,18 +451,16 @@ def load_audio(
     With `max_seconds`, a longer file is cut where `crop` says (`"start"`, `"center"` or `"random"`) and only
     those frames are read: a one-hour file costs what its ten heard seconds cost.
     """
-    info = audio_info(path)
-    if max_seconds is not None and info.frames > round(max_seconds * info.samplerate):
-        if crop not in CROP_MODES:
-            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
-        offset = crop_offset(info.frames - round(max_seconds * info.samplerate), crop)
-        return read_span(path, offset / info.samplerate, max_seconds, target_sampling_rate)
-    try:
-        data, sampling_rate = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises several types for unreadable input
-        raise ValueError(f"Could not read audio file {path}: {err}") from err
-    # soundfile gives (samples, channels): average the channels
-    return prepare_waveform(data.mean(axis=1), sampling_rate, target_sampling_rate, name=os.fspath(path))
+    path = os.fspath(path)
+    with _open_source(path) as source:
+        info = source.info
+        if max_seconds is not None and info.frames > round(max_seconds * info.samplerate):
+            if crop not in CROP_MODES:
+                raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}.")
+            offset = crop_offset(info.frames - round(max_seconds * info.samplerate), crop)
+            return _read_span(source, offset / info.samplerate, max_seconds, target_sampling_rate)
+        data = source.read()
+    return prepare_waveform(data, info.samplerate, target_sampling_rate, name=path)
 
 
 def is_single_clip(item) -> bool:
