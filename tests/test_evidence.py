@@ -220,7 +220,13 @@ def test_silence_and_tiny_clips_are_not_measurable_never_nan(base):
     one = evidence.clips[0]
     assert one.values["loudness"] is None and one.reasons["loudness"] == "silent"
     assert one.values["speech"] is None and one.values["f0"] is None
-    assert evidence.properties["loudness"].sign is None and "audio 1: silent" in evidence.properties["loudness"].reason
+    # silence against sound is a difference, of level and of length, never "identical"
+    loudness = evidence.properties["loudness"]
+    assert loudness.sign == 1 and loudness.sentence.startswith("Audio 1 is silent (peak under -70 dBFS); audio 2 sounds")
+    duration = evidence.properties["duration"]
+    assert duration.sign == 1 and "2.0 s longer than audio 1 (3.0 vs 1.0 s long)" in duration.sentence
+    outcomes = {c.property: c.outcome for c in check_claims("They are identical. Audio 1 is quieter.", evidence)}
+    assert outcomes == {"identical": CONTRADICTED, "loudness": SUPPORTED}
     json.dumps(evidence.to_dict(), allow_nan=False)
     for clip in (np.array([0.5], np.float32), base[: int(0.02 * RATE)]):
         measured = measure_clip(clip, sampling_rate=RATE)
@@ -229,8 +235,8 @@ def test_silence_and_tiny_clips_are_not_measurable_never_nan(base):
         assert "shorter than" in measured.reasons["loudness"]
     short = measure_clip(base[: int(0.2 * RATE)], sampling_rate=RATE)
     assert short.values["loudness"] is None and short.values["level"] is not None  # the RMS level stands in
-    claim = check_claims("Audio 1 is quieter.", evidence)[0]
-    assert claim.outcome == NOT_CHECKABLE and "not measurable" in claim.measurement
+    claim = check_claims("Audio 1 is brighter.", evidence)[0]
+    assert claim.outcome == NOT_CHECKABLE and "not measurable" in claim.measurement and "audio 1: silent" in claim.measurement
 
 
 def test_bad_input_is_named(base, tmp_path):

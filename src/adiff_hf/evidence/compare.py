@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..audio_io import format_hz
-from .measures import ANALYSIS_RATE, ENVELOPE_HOP, HOP, MEASURES, N_FFT, ClipMeasurements, measure_clips
+from .measures import (
+    ANALYSIS_RATE,
+    ENVELOPE_HOP,
+    HOP,
+    MEASURES,
+    N_FFT,
+    SILENCE_DBFS,
+    ClipMeasurements,
+    band_top_hz,
+    held_band,
+    measure_clips,
+)
 
 # which clip has more of each property; "presence" properties are judged per clip (is audio 2 clipped?)
 PROPERTIES = {
@@ -21,6 +32,7 @@ PROPERTIES = {
     "pitch": "higher in pitch",
     "speed": "faster",
     "duration": "longer",
+    "length": "a longer recording",
     "noise": "noisier",
     "reverb": "more reverberant",
     "clipping": "clipped",
@@ -36,6 +48,8 @@ MIN_DECAY_DIFFERENCE = 0.1  # seconds, with the decay-time ratio
 # the spectral shift's search: from 100 Hz, in quarter semitones, over 80 semitones, up to 14 semitones either way
 SHIFT_LOW_HZ, SHIFT_STEPS_PER_SEMITONE, SHIFT_STEPS, SHIFT_MAX_SEMITONES = 100.0, 4, 320, 14
 SHIFT_CORRELATION, SHIFT_GAIN = 0.83, 0.05
+SHIFT_MIN_SEMITONES = 36  # the band both clips hold must span three octaves for a spectral shift
+MIN_FLOOR_RISE_DB = 3.0  # a noisier clip's noise floor is at least this much higher than the other's
 
 
 @dataclass
@@ -183,13 +197,21 @@ def time_scale(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float
         envelope = clip.envelope_db[::step]
         return np.maximum(envelope, envelope.max() - 50.0)
 
+    def contour(clip):  # the level without its slow trend: a level change on part of a clip keeps its detail
+        envelope = level(clip)
+        width = max(1, min(len(envelope), round(ANALYSIS_RATE / ENVELOPE_HOP)))  # 1 s
+        return envelope - np.convolve(envelope, np.ones(width) / width, mode="same")
+
     factors = np.geomspace(*SPEED_RANGE, 96)
     with_one = np.concatenate([factors, [1.0]])
     durations = first.values.get("active_duration") or 0.0, second.values.get("active_duration") or 0.0
     if min(len(first.envelope_db), len(second.envelope_db)) >= 8 and min(durations) > 0:
         # the level envelope at full resolution (11.6 ms), so that clips of a tenth of a second are aligned too;
         # only the stretches the durations allow (a periodic sound matches at several)
-        levels = _stretch_scores(level(first), level(second), with_one)
+        levels = np.maximum(
+            _stretch_scores(level(first), level(second), with_one),
+            _stretch_scores(contour(first), contour(second), with_one),
+        )
         allowed = np.abs(np.log(factors * durations[1] / durations[0])) < np.log(MEASURES["tempo"].threshold)
         if allowed.any():
             best = int(np.flatnonzero(allowed)[np.argmax(levels[:-1][allowed])])
@@ -320,6 +342,26 @@ def _has_speech(which: int, values: list) -> str:
     return f"Audio {which} has speech ({values[which - 1]:.1f} s), audio {3 - which} {rest}."
 
 
+def _is_silent(clip: ClipMeasurements) -> bool:
+    peak = clip.values.get("peak")
+    return peak is None or peak < SILENCE_DBFS
+
+
+def _loudness(clips, alignment=None) -> PropertyState:
+    """Which clip is louder: a silent clip against a sounding one, else [`LOUDNESS`]."""
+    silent = [_is_silent(clip) for clip in clips]
+    if silent[0] == silent[1]:
+        return LOUDNESS(clips)
+    quiet, sounding = (1, 2) if silent[0] else (2, 1)
+    clip = clips[sounding - 1]
+    level = clip.values.get("loudness")
+    said = f"{level:.1f} LUFS" if level is not None else f"{clip.values['peak']:.1f} dBFS peak"
+    state = PropertyState("loudness", sign=1 if sounding == 2 else -1)
+    state.numbers = {f"audio{sounding}": round(level, 1) if level is not None else None, f"audio{quiet}": "silent"}
+    state.sentence = f"Audio {quiet} is silent (peak under {SILENCE_DBFS:.0f} dBFS); audio {sounding} sounds ({said})."
+    return state
+
+
 # integrated loudness (LUFS); the RMS level for clips shorter than BS.1770's block
 LOUDNESS = Rule(
     "loudness",
@@ -368,6 +410,15 @@ DURATION = Rule(
     "Audio 2 sounds for {delta:.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s).",
     ("shorter", "longer"),
     minimum=MIN_DURATION_DIFFERENCE,
+    # a silent clip has no sounding span: the files' lengths
+    fallback=Rule(
+        "duration",
+        "duration",
+        "audio{}_s",
+        2,
+        "Audio 2 is {delta:.1f} s {word} than audio 1 ({two:.1f} vs {one:.1f} s long).",
+        ("shorter", "longer"),
+    ),
 )
 # a lower SNR is noisier
 NOISE = Rule(
@@ -402,13 +453,18 @@ SPEECH = Presence("speech", "speech", _has_speech)
 
 def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[float, float, float]:
     """How many semitones the second clip's long-term spectrum sits above the first's: the lag that best matches
-    the two on a log-frequency axis (100 Hz-10 kHz, quarter semitones, each spectrum's tilt removed so that a
-    filter is not taken for a shift). Works for unpitched sounds. Returns `(semitones, correlation, at 0)`."""
+    the two on a log-frequency axis (from 100 Hz up to 10 kHz or the top of the band both clips hold, which must
+    span three octaves; quarter semitones; each spectrum's tilt removed so that a filter is not taken for a shift).
+    Works for unpitched sounds. Returns `(semitones, correlation, at 0)`."""
     if first.long_term_spectrum is None or second.long_term_spectrum is None:
         return 0.0, 0.0, 0.0
     frequencies = np.arange(len(first.long_term_spectrum)) * ANALYSIS_RATE / N_FFT
-    grid = SHIFT_LOW_HZ * 2 ** (np.arange(SHIFT_STEPS) / (12 * SHIFT_STEPS_PER_SEMITONE))
-    axis = np.arange(SHIFT_STEPS)
+    top = common_top_hz((first, second))
+    steps = min(SHIFT_STEPS, int(12 * SHIFT_STEPS_PER_SEMITONE * np.log2(max(top, 1.0) / SHIFT_LOW_HZ)))
+    if steps < SHIFT_STEPS_PER_SEMITONE * SHIFT_MIN_SEMITONES:  # too narrow a common band to compare shapes
+        return 0.0, 0.0, 0.0
+    grid = SHIFT_LOW_HZ * 2 ** (np.arange(steps) / (12 * SHIFT_STEPS_PER_SEMITONE))
+    axis = np.arange(steps)
 
     def log_spectrum(power):
         levels = 10 * np.log10(np.interp(grid, frequencies, power) + 1e-20)
@@ -427,6 +483,12 @@ def spectral_shift(first: ClipMeasurements, second: ClipMeasurements) -> tuple[f
     scores = np.array([correlation(int(lag)) for lag in lags])
     best = int(np.argmax(scores))
     return float(lags[best] / SHIFT_STEPS_PER_SEMITONE), float(scores[best]), correlation(0)
+
+
+def common_top_hz(clips) -> float:
+    """The top of the band both clips hold (see `held_band`); a band-limited copy is compared only below it."""
+    tops = [band_top_hz(clip.long_term_spectrum) for clip in clips if clip.long_term_spectrum is not None]
+    return min(tops) if tops else ANALYSIS_RATE / 2
 
 
 def _clear_shift(shift: float, score: float, at_zero: float) -> bool:
@@ -451,6 +513,9 @@ def _pitch(clips, alignment=None) -> PropertyState:
     shift, score, at_zero = spectral_shift(*clips)
     confident = _clear_shift(shift, score, at_zero)
     values, state.reason = _values(clips, "f0")
+    top = common_top_hz(clips)
+    if values and max(values) > top:  # a clip cut below the f0 has lost the partial the other's f0 is read from
+        values, state.reason = None, f"an f0 of {format_hz(max(values))} is above the band both hold ({format_hz(top)})"
     semitones, how = None, ""
     if values:
         one, two = values
@@ -494,6 +559,81 @@ def _speed(clips, alignment: tuple[float, float, float]) -> PropertyState:
             f"(onset envelopes aligned, r = {score:.2f})."
         )
     return state
+
+
+def _recording_length(clip: ClipMeasurements) -> float | None:
+    return clip.span[2] if clip.span is not None else clip.values.get("duration")
+
+
+def _length(clips, alignment=None) -> PropertyState:
+    """The recordings' lengths, where they differ and the sounding spans do not say so (silence added or cut)."""
+    state = PropertyState("length")
+    one, two = (_recording_length(clip) for clip in clips)
+    if one is None or two is None:
+        state.reason = "not measured"
+        return state
+    state.numbers = {"audio1_s": round(one, 2), "audio2_s": round(two, 2)}
+    state.sign = int(np.sign(two - one)) if abs(two - one) >= MEASURES["duration"].threshold else 0
+    if state.sign:
+        word = "longer" if state.sign > 0 else "shorter"
+        state.sentence = (
+            f"Audio 2 is a {abs(two - one):.1f} s {word} recording than audio 1 ({two:.1f} vs {one:.1f} s)."
+        )
+    return state
+
+
+def _noise(clips, alignment=None) -> PropertyState:
+    """[`NOISE`], where the noisier clip's noise floor is also higher: a clip made louder in part has a better SNR
+    than its unchanged partner, which is no noisier for it."""
+    state = NOISE(clips)
+    floors = [clip.noise_floor for clip in clips]
+    if not state.sign or any(floor is None for floor in floors):
+        return state
+    noisier = 2 if state.sign > 0 else 1
+    common = held_band(clips[0].long_term_spectrum) & held_band(clips[1].long_term_spectrum)
+    level = [_db(floor[common].mean()) for floor in floors]
+    rise = level[noisier - 1] - level[2 - noisier]
+    state.numbers["floor_rise_db"] = round(float(rise), 1)
+    if rise < MIN_FLOOR_RISE_DB:
+        state.sign, state.sentence = 0, None
+        state.reason = f"audio {noisier}'s noise floor is not higher ({rise:+.1f} dB)"
+    return state
+
+
+def _db(power) -> float:
+    return float(10 * np.log10(max(float(power), 1e-20)))
+
+
+def _band_levels_db(clip: ClipMeasurements, edges: np.ndarray) -> np.ndarray:
+    """The long-term spectrum's level (dB) in each band between `edges` (Hz)."""
+    frequencies = np.arange(len(clip.long_term_spectrum)) * ANALYSIS_RATE / N_FFT
+    bands = np.digitize(frequencies, edges) - 1
+    return np.array([_db(clip.long_term_spectrum[bands == i].sum()) for i in range(len(edges) - 1)])
+
+
+def _one_filter(states: dict, clips) -> None:
+    """A treble cut on one clip makes the other look bass-heavy by comparison (and a bass cut, treble-heavy). Where
+    the two findings name different clips, the half-octave band levels decide: a cut is where one clip falls far
+    under the other, so the finding kept is the one whose clip falls further somewhere (the other clip differs only
+    by the level the cut took away)."""
+    treble, bass = states["treble"], states["bass"]
+    if not (treble.sign and bass.sign) or any(clip.long_term_spectrum is None for clip in clips):
+        return
+    duller, thinner = (1 if treble.sign > 0 else 2), (1 if bass.sign > 0 else 2)
+    if duller == thinner:
+        return
+    edges = 50.0 * 2 ** (np.arange(0, 2 * np.log2(ANALYSIS_RATE / 2 / 50.0) + 1) / 2)
+    levels = [_band_levels_db(clip, edges) for clip in clips]
+    heard = np.maximum(*levels) >= np.maximum(*levels).max() - 60.0  # bands where either clip holds sound
+    under = levels[thinner - 1][heard] - levels[duller - 1][heard]  # > 0 where the duller clip falls under
+    treble_cut, bass_cut = float(under.max()), float(-under.min())
+    kept, dropped = (treble, bass) if treble_cut >= bass_cut else (bass, treble)
+    dropped.sign, dropped.sentence = 0, None
+    cut = duller if kept is treble else thinner
+    dropped.reason = (
+        f"explained by audio {cut}'s {kept.name} cut (bands {max(treble_cut, bass_cut):.0f} dB under the other "
+        f"clip, against {min(treble_cut, bass_cut):.0f} dB)"
+    )
 
 
 def _unmatched_gaps(clips) -> list[list[tuple[float, float]]]:
@@ -576,15 +716,18 @@ def _gap(clips, alignment: tuple[float, float, float]) -> PropertyState:
 
 
 # every property's rule, in `PROPERTIES` order: each takes the two clips and their alignment (see [`time_scale`])
-RULES = (LOUDNESS, TREBLE, BASS, _pitch, _speed, DURATION, NOISE, REVERB, CLIPPING, _gap, SPEECH)
+RULES = (_loudness, TREBLE, BASS, _pitch, _speed, DURATION, _length, _noise, REVERB, CLIPPING, _gap, SPEECH)
 
 
 def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> Evidence:
     """The [`Evidence`] from two clips' measurements."""
     clips = (first, second)
     alignment = time_scale(first, second)
-    states = [rule(clips, alignment) for rule in RULES]
-    return Evidence(clips, {state.name: state for state in states})
+    states = {state.name: state for state in (rule(clips, alignment) for rule in RULES)}
+    _one_filter(states, clips)
+    if states["duration"].differs:  # the sounding spans already say it
+        states["length"].sentence = None
+    return Evidence(clips, states)
 
 
 def compare_clips(audio1, audio2, sampling_rate: int | None = None) -> Evidence:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio_io import load_clip
+from ..audio_io import audio_info, crop_offset, iter_blocks, load_clip, read_span
 
 ANALYSIS_RATE = 22_050  # spectra, loudness, onsets, envelopes
 VOICE_RATE = 16_000  # silero-vad's rate
@@ -24,6 +24,8 @@ SILENCE_DBFS = -70.0  # below this a frame is silent, whatever the clip's level
 ACTIVE_RANGE_DB = 45.0  # a frame this far under the clip's loud level counts as silent
 MIN_GAP_SECONDS = 0.1
 LOUDNESS_BLOCK_SECONDS = 0.4  # BS.1770's gating block
+MIN_DECAY_FALL_DB = 10.0  # a decay is fitted only where the level falls at least this far after an onset
+MAX_DECAY_SECONDS = 10.0  # longer than a cathedral's: what a slower fall measures is not a room
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ class ClipMeasurements:
     `gaps` lists the clip's silences inside its active span as `(start_s, length_s)`; `speech_segments` the spans
     silero-vad calls speech. The level envelope (`envelope_db`, `active`, every `ENVELOPE_HOP` samples at
     `ANALYSIS_RATE`), the onset envelope (every `HOP`), the power `spectrum` of the loudest quarter of the active
-    frames (its shape) and the `long_term_spectrum` of all of them (`N_FFT` bins) are kept for comparing clips.
+    frames (its shape), the `long_term_spectrum` of all of them and the `noise_floor` (`N_FFT` bins) are kept for
+    comparing clips. `span` is `(start, end, length)` in seconds: what was measured of a recording that long.
     """
 
     values: dict = field(default_factory=dict)
@@ -187,7 +190,9 @@ class ClipMeasurements:
     active: np.ndarray | None = field(default=None, repr=False)
     spectrum: np.ndarray | None = field(default=None, repr=False)
     long_term_spectrum: np.ndarray | None = field(default=None, repr=False)
+    noise_floor: np.ndarray | None = field(default=None, repr=False)
     name: str = "audio"
+    span: tuple[float, float, float] | None = None
 
     def set(self, name: str, value, reason: str | None = None) -> None:
         if value is None or not np.isfinite(value):
@@ -201,21 +206,19 @@ class ClipMeasurements:
             "reasons": dict(self.reasons),
             "gaps": [[round(s, 3), round(n, 3)] for s, n in self.gaps],
             "speech_segments": [[round(s, 3), round(e, 3)] for s, e in self.speech_segments],
+            "measured": None if self.span is None else dict(zip(("start", "end", "length"), self.span, strict=True)),
         }
+
+    @property
+    def whole(self) -> bool:
+        """Whether all of the recording was measured."""
+        return self.span is None or (self.span[0] <= 0 and self.span[1] >= self.span[2] - 1e-6)
 
 
 def native_rate(clip, sampling_rate: int | None, name: str) -> int:
     """The rate a clip was recorded at: a file's own, a dict's, or `sampling_rate` for an array (required)."""
-    import soundfile
-
     if isinstance(clip, (str, os.PathLike)):
-        path = os.fspath(clip)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Audio file not found: {path}")
-        try:
-            return int(soundfile.info(path).samplerate)
-        except Exception as err:  # soundfile raises several types for unreadable input
-            raise ValueError(f"Could not read audio file {path}: {err}") from err
+        return int(audio_info(clip).samplerate)
     if isinstance(clip, dict) and "sampling_rate" in clip:
         return int(clip["sampling_rate"])
     if sampling_rate is None:
@@ -258,7 +261,9 @@ def _silences(active: np.ndarray, hop_seconds: float) -> list[tuple[float, float
 
 def _decay_seconds(envelope_db: np.ndarray, onsets: np.ndarray, floor_db: float, hop_seconds: float) -> float:
     """RT60 estimate: 60 dB over the median slope of the level after each onset's peak, fitted while the level
-    falls from 5 dB to at most 35 dB under the peak (an early-decay fit, as EDT is)."""
+    falls from 5 dB to at most 35 dB under the peak (an early-decay fit, as EDT is). Only falls of
+    `MIN_DECAY_FALL_DB` or more count, and slopes that give under `MAX_DECAY_SECONDS`: the swings of a steady
+    sound (noise, a drone) are not decays."""
     slopes = []
     bounds = list(onsets) + [len(envelope_db)]
     for onset, next_onset in zip(bounds[:-1], bounds[1:], strict=True):
@@ -276,9 +281,11 @@ def _decay_seconds(envelope_db: np.ndarray, onsets: np.ndarray, floor_db: float,
         stop = int(stop_candidates[0]) if len(stop_candidates) else len(tail)
         if stop - start < 4:
             continue
+        if tail[start:stop].min() > top - MIN_DECAY_FALL_DB:  # a swing of a steady sound, not a decay
+            continue
         times = np.arange(start, stop) * hop_seconds
         slope = np.polyfit(times, tail[start:stop], 1)[0]
-        if slope < -1.0:  # dB per second; flatter is no decay at all
+        if slope < -60.0 / MAX_DECAY_SECONDS:  # dB per second; flatter is no decay a room makes
             slopes.append(slope)
     if not slopes:
         return float("nan")
@@ -326,70 +333,90 @@ def speech_segments(waveforms_16k: list[np.ndarray]) -> list[list[tuple[float, f
     return results
 
 
-def _measure_one(wave: np.ndarray, rate: int, name: str) -> ClipMeasurements:
-    """Everything but speech, from one mono clip at its own rate."""
+@dataclass
+class _Part:
+    """What one segment of a clip contributes to its measurements; [`_finish`] turns the parts into values."""
+
+    samples: int  # at the clip's own rate
+    analysis_samples: int  # at ANALYSIS_RATE
+    peak: float
+    clipped: float  # percent of the segment's samples flat at the segment's own peak
+    envelope_db: np.ndarray
+    loudness_blocks: list = field(default_factory=list)  # BS.1770 block loudness (LUFS), 400 ms every 100 ms
+    spectra: tuple | None = None  # (shape, long-term, noise floor, frames heard)
+    onset_envelope: np.ndarray | None = None
+    onsets: np.ndarray | None = None
+    tempo: float | None = None
+    f0_voiced: np.ndarray | None = None
+    f0_frames: int = 0
+    speech: list = field(default_factory=list)
+
+
+def _measure_part(wave: np.ndarray, rate: int) -> _Part:
+    """The raw measurements of one segment (mono, at the clip's own rate)."""
     import soxr
 
-    result = ClipMeasurements(name=name)
-    silent = _measure_samples(result, wave, rate)
+    magnitude = float(np.abs(wave).max())
     y = soxr.resample(wave, rate, ANALYSIS_RATE).astype(np.float32) if rate != ANALYSIS_RATE else wave
-    if silent or len(y) < 4 * ENVELOPE_HOP:
-        reason = "silent" if silent else f"shorter than {4 * ENVELOPE_HOP / ANALYSIS_RATE * 1000:.0f} ms"
-        for measure in MEASURES:
-            if measure not in result.values and measure != "speech":
-                result.set(measure, None, reason)
-        return result
-    floor_db = _measure_levels(result, y)
-    _measure_loudness(result, y)
-    _measure_spectrum(result, y)
-    _measure_timing(result, y, floor_db)
-    _measure_pitch(result, y)
-    return result
+    part = _Part(len(wave), len(y), magnitude, _clipped_percent(wave), _envelope(y))
+    if magnitude < 10 ** (SILENCE_DBFS / 20) or len(y) < 4 * ENVELOPE_HOP:
+        return part
+    part.loudness_blocks = _loudness_blocks(y)
+    active = part.envelope_db > max(SILENCE_DBFS, float(np.percentile(part.envelope_db, 95)) - ACTIVE_RANGE_DB)
+    part.spectra = _spectra(y, active)
+    _onsets(part, y)
+    _pitch(part, y)
+    voice = soxr.resample(wave, rate, VOICE_RATE).astype(np.float32) if rate != VOICE_RATE else wave
+    part.speech = speech_segments([voice])[0]
+    return part
 
 
-def _measure_samples(result: ClipMeasurements, wave: np.ndarray, rate: int) -> bool:
-    """Duration, sample peak and clipping, on the clip's own samples; whether it is silent."""
-    result.set("duration", len(wave) / rate)
-    peak = float(np.abs(wave).max())
-    silent = peak < 10 ** (SILENCE_DBFS / 20)
-    result.set("peak", 20 * np.log10(peak) if peak > 0 else None, "digital silence")
-    result.set("clipped", None if silent else _clipped_percent(wave), "silent")
-    return silent
+def held_band(spectrum: np.ndarray) -> np.ndarray:
+    """The bins of a power spectrum that hold sound: within 60 dB of its strongest bin."""
+    return spectrum >= spectrum.max() * 1e-6
 
 
-def _measure_levels(result: ClipMeasurements, y: np.ndarray) -> float:
-    """The level envelope (kept), and from it the active span, the silences in it and the RMS level; returns the
-    level under which a frame is silent."""
+def band_top_hz(spectrum: np.ndarray) -> float:
+    """The highest frequency a power spectrum holds (see [`held_band`])."""
+    return float(np.flatnonzero(held_band(spectrum))[-1] * ANALYSIS_RATE / N_FFT)
+
+
+def _envelope(y: np.ndarray) -> np.ndarray:
+    """The level in dB every `ENVELOPE_HOP` samples (RMS over twice that), one frame per hop started."""
     import librosa
 
-    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
-    envelope_db = _db(librosa.feature.rms(y=y, frame_length=2 * ENVELOPE_HOP, hop_length=ENVELOPE_HOP)[0] ** 2)
-    loud = float(np.percentile(envelope_db, 95))
-    floor_db = max(SILENCE_DBFS, loud - ACTIVE_RANGE_DB)
-    active = envelope_db > floor_db
-    indices = np.flatnonzero(active)
-    result.set("active_duration", (indices[-1] - indices[0] + 1) * hop_seconds if len(indices) else 0.0)
-    result.gaps = _silences(active, hop_seconds)
-    result.envelope_db, result.active = envelope_db, active
-    result.set("level", _db(np.mean(10 ** (envelope_db[active] / 10))) if active.any() else None, "silent")
-    result.set("silence", max((length for _, length in result.gaps), default=0.0))
-    return floor_db
+    power = librosa.feature.rms(y=y, frame_length=2 * ENVELOPE_HOP, hop_length=ENVELOPE_HOP)[0] ** 2
+    return _db(power)[: int(np.ceil(len(y) / ENVELOPE_HOP))]
 
 
-def _measure_loudness(result: ClipMeasurements, y: np.ndarray) -> None:
-    """Integrated loudness (ITU-R BS.1770), for clips of one gating block or more."""
+def _loudness_blocks(y: np.ndarray) -> list:
+    """BS.1770's gating blocks (400 ms, 75% overlap) of a segment, as pyloudnorm measures them."""
     import pyloudnorm
 
-    if len(y) >= LOUDNESS_BLOCK_SECONDS * ANALYSIS_RATE:
-        loudness = pyloudnorm.Meter(ANALYSIS_RATE).integrated_loudness(y.astype(np.float64))
-        result.set("loudness", loudness, "under BS.1770's gate (too quiet)")
-    else:
-        result.set("loudness", None, f"shorter than BS.1770's {LOUDNESS_BLOCK_SECONDS} s block")
+    if len(y) < LOUDNESS_BLOCK_SECONDS * ANALYSIS_RATE:
+        return []
+    meter = pyloudnorm.Meter(ANALYSIS_RATE)
+    with np.errstate(divide="ignore"):
+        meter.integrated_loudness(y.astype(np.float64))
+    return list(meter.blockwise_loudness)
 
 
-def _spectra(y: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gated_loudness(blocks) -> float:
+    """Integrated loudness (LUFS) from BS.1770 block loudnesses: the absolute gate at -70 LUFS, then the relative
+    gate 10 LU under the mean of the blocks kept; NaN when no block passes."""
+    blocks = np.asarray(blocks, dtype=np.float64)
+    power = 10 ** ((blocks + 0.691) / 10)
+    kept = blocks >= -70.0
+    if not kept.any():
+        return float("nan")
+    relative = -0.691 + 10 * np.log10(power[kept].mean()) - 10.0
+    kept &= blocks > relative
+    return float(-0.691 + 10 * np.log10(power[kept].mean())) if kept.any() else float("nan")
+
+
+def _spectra(y: np.ndarray, active: np.ndarray) -> tuple:
     """The power spectrum's shape (the loudest quarter of the active frames, over their floor), the long-term
-    spectrum of the active frames, and the noise floor per frequency."""
+    spectrum of the active frames, the noise floor per frequency, and how many frames were heard."""
     import librosa
 
     # the spectrum's shape from the loudest quarter of the active frames: a steady hiss in the quiet tails
@@ -398,64 +425,41 @@ def _spectra(y: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     frame_active = np.interp(np.arange(power.shape[1]) * HOP, np.arange(len(active)) * ENVELOPE_HOP, active) > 0.5
     heard = power[:, frame_active] if frame_active.any() else power
     energy = heard.sum(axis=0)
-    spectrum = heard[:, energy >= np.percentile(energy, 75)].mean(axis=1)
-    # the noise floor per frequency: what is left in the quietest tenth of the active frames
+    loudest = heard[:, energy >= np.percentile(energy, 75)]
+    spectrum = loudest.mean(axis=1)
+    # the noise floor per frequency: what is left in the quietest tenth of the frames
     noise = np.percentile(power, 10, axis=1)  # all frames: the silences between sounds show the floor best
     # the floor's mean power (a percentile of a noisy power underestimates it ~10x): the quietest tenth's average
-    floor = heard[:, energy <= np.percentile(energy, 10)].mean(axis=1)
-    above_floor = np.where(spectrum > 2.0 * floor, spectrum - floor, 0.0)  # bins 3 dB or more over the floor
-    if above_floor.sum() >= 0.25 * spectrum.sum():  # a sound that rises above a floor: its shape, not the floor's
-        spectrum = above_floor
-    return spectrum, heard.mean(axis=1), noise
+    quietest = heard[:, energy <= np.percentile(energy, 10)]
+    floor = quietest.mean(axis=1)
+    # a sound that rises 6 dB or more over a floor: its shape, not the floor's (a steady sound has no floor under
+    # it: taking its quietest frames away leaves only the random swings of its lowest bins)
+    if loudest.sum(axis=0).mean() >= 4.0 * quietest.sum(axis=0).mean():
+        above_floor = np.where(spectrum > 2.0 * floor, spectrum - floor, 0.0)  # bins 3 dB or more over the floor
+        if above_floor.sum() >= 0.25 * spectrum.sum():
+            spectrum = above_floor
+    return spectrum, heard.mean(axis=1), noise, heard.shape[1]
 
 
-def _measure_spectrum(result: ClipMeasurements, y: np.ndarray) -> None:
-    """The spectra (kept), centroid, bandwidth, roll-off edges, flatness and SNR."""
+def _onsets(part: _Part, y: np.ndarray) -> None:
+    """The onset envelope (one frame per `HOP` started), its onsets, and the tempo where there are 4 or more."""
     import librosa
 
-    spectrum, result.long_term_spectrum, noise = _spectra(y, result.active)
-    result.spectrum = spectrum
-    magnitude = np.sqrt(spectrum)[:, None]
-    result.set("centroid", librosa.feature.spectral_centroid(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
-    result.set("bandwidth", librosa.feature.spectral_bandwidth(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
-    for measure, share in (("high_edge", 0.85), ("low_edge", 0.10)):
-        edge = librosa.feature.spectral_rolloff(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT, roll_percent=share)
-        result.set(measure, edge[0, 0])
-    long_term = np.sqrt(result.long_term_spectrum)[:, None]  # flatness of everything heard, noise included
-    result.set("flatness", 10 * np.log10(librosa.feature.spectral_flatness(S=long_term)[0, 0] + 1e-12))
-    result.set("snr", _db(result.long_term_spectrum.sum()) - _db(np.median(noise) * len(noise)))
+    envelope = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=HOP)
+    part.onset_envelope = envelope[: int(np.ceil(len(y) / HOP))]
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)
+    part.onsets = onsets[onsets < len(part.onset_envelope)]
+    if len(part.onsets) >= 4:
+        part.tempo = float(librosa.feature.tempo(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0])
 
 
-def _measure_timing(result: ClipMeasurements, y: np.ndarray, floor_db: float) -> None:
-    """The onset envelope (kept), onset rate, tempo, and the decay after onsets down to `floor_db`."""
-    import librosa
-
-    onset_envelope = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=HOP)
-    result.onset_envelope = onset_envelope
-    onsets = librosa.onset.onset_detect(onset_envelope=onset_envelope, sr=ANALYSIS_RATE, hop_length=HOP)
-    active_seconds = result.values["active_duration"]
-    result.set("onset_rate", len(onsets) / active_seconds if active_seconds > 0 else None, "no active span")
-    if len(onsets) >= 4:
-        tempo = librosa.feature.tempo(onset_envelope=onset_envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0]
-        result.set("tempo", tempo)
-    else:
-        result.set("tempo", None, f"{len(onsets)} onsets (4 needed)")
-    envelope_onsets = np.asarray(onsets) * HOP // ENVELOPE_HOP
-    if len(envelope_onsets) == 0:
-        envelope_onsets = np.array([0])
-    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
-    decay = _decay_seconds(result.envelope_db, envelope_onsets, floor_db, hop_seconds)
-    result.set("decay", decay, "no decay after onsets")
-
-
-def _measure_pitch(result: ClipMeasurements, y: np.ndarray) -> None:
-    """The median f0 (pyin), where at least a quarter of the frames are pitched."""
+def _pitch(part: _Part, y: np.ndarray) -> None:
+    """pyin's voiced f0 values (and its frame count), for the median over the clip."""
     import librosa
     import soxr
 
     low = soxr.resample(y, ANALYSIS_RATE, PITCH_RATE).astype(np.float32)
     if len(low) < 1024:
-        result.set("f0", None, "shorter than pyin's 128 ms frame")
         return
     f0, voiced, _ = librosa.pyin(
         low,
@@ -468,34 +472,203 @@ def _measure_pitch(result: ClipMeasurements, y: np.ndarray) -> None:
         n_thresholds=25,
     )
     voiced &= f0 > 61.0  # pyin's lowest candidate (60 Hz) is where unpitched thumps land
-    share = float(np.mean(voiced)) if len(voiced) else 0.0
+    part.f0_voiced, part.f0_frames = f0[voiced], len(voiced)
+
+
+def _finish(parts: list[_Part], rate: int, name: str) -> ClipMeasurements:
+    """A clip's measurements from its segments, as if it had been measured whole: levels, silences, decay and
+    onset rate over the joined envelopes; loudness gated over every block; spectra averaged over the frames heard;
+    f0 the median of every voiced frame; tempo the segments' median."""
+    result = ClipMeasurements(name=name)
+    samples = sum(part.samples for part in parts)
+    peak = max(part.peak for part in parts)
+    silent = peak < 10 ** (SILENCE_DBFS / 20)
+    result.set("duration", samples / rate)
+    result.set("peak", 20 * np.log10(peak) if peak > 0 else None, "digital silence")
+    at_peak = sum(part.clipped * part.samples for part in parts if part.peak >= peak - 1e-4)
+    result.set("clipped", None if silent else at_peak / samples, "silent")
+    envelope_db = np.concatenate([part.envelope_db for part in parts])
+    if silent or len(envelope_db) < 4:
+        reason = "silent" if silent else f"shorter than {4 * ENVELOPE_HOP / ANALYSIS_RATE * 1000:.0f} ms"
+        for measure in MEASURES:
+            if measure not in result.values:
+                result.set(measure, None, reason)
+        return result
+    floor_db = _levels(result, envelope_db)
+    _finish_loudness(result, parts)
+    _finish_spectrum(result, parts)
+    _finish_timing(result, parts, floor_db)
+    _finish_pitch(result, parts)
+    _finish_speech(result, parts, rate)
+    return result
+
+
+def _levels(result: ClipMeasurements, envelope_db: np.ndarray) -> float:
+    """The level envelope (kept), and from it the active span, the silences in it and the RMS level; returns the
+    level under which a frame is silent."""
+    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
+    loud = float(np.percentile(envelope_db, 95))
+    floor_db = max(SILENCE_DBFS, loud - ACTIVE_RANGE_DB)
+    active = envelope_db > floor_db
+    indices = np.flatnonzero(active)
+    result.set("active_duration", (indices[-1] - indices[0] + 1) * hop_seconds if len(indices) else 0.0)
+    result.gaps = _silences(active, hop_seconds)
+    result.envelope_db, result.active = envelope_db, active
+    result.set("level", _db(np.mean(10 ** (envelope_db[active] / 10))) if active.any() else None, "silent")
+    result.set("silence", max((length for _, length in result.gaps), default=0.0))
+    return floor_db
+
+
+def _finish_loudness(result: ClipMeasurements, parts: list[_Part]) -> None:
+    """Integrated loudness (ITU-R BS.1770) over every segment's gating blocks."""
+    blocks = [block for part in parts for block in part.loudness_blocks]
+    if blocks:
+        result.set("loudness", gated_loudness(blocks), "under BS.1770's gate (too quiet)")
+    else:
+        result.set("loudness", None, f"shorter than BS.1770's {LOUDNESS_BLOCK_SECONDS} s block")
+
+
+def _finish_spectrum(result: ClipMeasurements, parts: list[_Part]) -> None:
+    """The spectra (kept: the frames heard's weighted mean), centroid, bandwidth, roll-off edges, flatness, SNR."""
+    import librosa
+
+    sounding = [part.spectra for part in parts if part.spectra is not None]
+    weights = np.array([frames for *_, frames in sounding], dtype=np.float64)
+    spectrum = np.average([s[0] for s in sounding], axis=0, weights=weights)
+    result.long_term_spectrum = np.average([s[1] for s in sounding], axis=0, weights=weights)
+    noise = np.percentile([s[2] for s in sounding], 10, axis=0)  # the floor: the quieter segments' show it
+    result.spectrum = spectrum
+    magnitude = np.sqrt(spectrum)[:, None]
+    result.set("centroid", librosa.feature.spectral_centroid(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
+    result.set("bandwidth", librosa.feature.spectral_bandwidth(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT)[0, 0])
+    for measure, share in (("high_edge", 0.85), ("low_edge", 0.10)):
+        edge = librosa.feature.spectral_rolloff(S=magnitude, sr=ANALYSIS_RATE, n_fft=N_FFT, roll_percent=share)
+        result.set(measure, edge[0, 0])
+    long_term = np.sqrt(result.long_term_spectrum)[:, None]  # flatness of everything heard, noise included
+    result.set("flatness", 10 * np.log10(librosa.feature.spectral_flatness(S=long_term)[0, 0] + 1e-12))
+    # over the band the clip holds: a band-limited clip's empty bins are no floor to measure noise against
+    held = held_band(result.long_term_spectrum)
+    result.noise_floor = noise
+    result.set("snr", _db(result.long_term_spectrum[held].sum()) - _db(np.median(noise[held]) * held.sum()))
+
+
+def _finish_timing(result: ClipMeasurements, parts: list[_Part], floor_db: float) -> None:
+    """The onset envelope (kept), onset rate, tempo, and the decay after onsets down to `floor_db`."""
+    onsets, envelopes, offset = [], [], 0
+    for part in parts:
+        length = int(np.ceil(part.analysis_samples / HOP))
+        envelope = part.onset_envelope if part.onset_envelope is not None else np.zeros(length)
+        envelope = np.pad(envelope, (0, max(0, length - len(envelope))))[:length]
+        if part.onsets is not None:
+            onsets.append(part.onsets[part.onsets < length] + offset)
+        envelopes.append(envelope)
+        offset += length
+    result.onset_envelope = np.concatenate(envelopes)
+    onsets = np.concatenate(onsets) if onsets else np.zeros(0, dtype=int)
+    active_seconds = result.values["active_duration"]
+    result.set("onset_rate", len(onsets) / active_seconds if active_seconds > 0 else None, "no active span")
+    tempos = [part.tempo for part in parts if part.tempo is not None]
+    if tempos:
+        result.set("tempo", float(np.median(tempos)))
+    else:
+        result.set("tempo", None, f"{len(onsets)} onsets (4 needed)")
+    envelope_onsets = np.asarray(onsets) * HOP // ENVELOPE_HOP
+    if len(envelope_onsets) == 0:
+        envelope_onsets = np.array([0])
+    hop_seconds = ENVELOPE_HOP / ANALYSIS_RATE
+    decay = _decay_seconds(result.envelope_db, envelope_onsets, floor_db, hop_seconds)
+    result.set("decay", decay, "no decay after onsets")
+
+
+def _finish_pitch(result: ClipMeasurements, parts: list[_Part]) -> None:
+    """The median f0 over every voiced frame, where at least a quarter of the frames are pitched."""
+    frames = sum(part.f0_frames for part in parts)
+    voiced = [part.f0_voiced for part in parts if part.f0_voiced is not None]
+    if frames == 0:
+        result.set("f0", None, "shorter than pyin's 128 ms frame")
+        return
+    voiced = np.concatenate(voiced) if voiced else np.zeros(0)
+    share = len(voiced) / frames
     if share >= 0.25:
-        result.set("f0", float(np.median(f0[voiced])))
+        result.set("f0", float(np.median(voiced)))
     else:
         result.set("f0", None, f"not pitched ({100 * share:.0f}% of frames voiced above 61 Hz, 25% needed)")
 
 
-def measure_clips(clips, sampling_rate: int | None = None, names=None) -> list[ClipMeasurements]:
-    """Measure several clips (file paths, arrays with `sampling_rate`, or `{"array", "sampling_rate"}` dicts, any
-    rate, channels and length); speech presence is computed for all of them in one batch."""
-    import soxr
+def _finish_speech(result: ClipMeasurements, parts: list[_Part], rate: int) -> None:
+    """silero-vad's speech spans over the whole clip, and their total."""
+    start = 0.0
+    for part in parts:
+        result.speech_segments += [(start + s, start + e) for s, e in part.speech]
+        start += part.samples / rate
+    if sum(part.samples for part in parts) / rate * VOICE_RATE < 512:
+        result.set("speech", None, "shorter than silero-vad's 32 ms window")
+    else:
+        result.set("speech", sum(end - start for start, end in result.speech_segments))
 
-    names = list(names) if names is not None else [f"audio {i + 1}" for i in range(len(clips))]
-    results, voices = [], []
-    for clip, name in zip(clips, names, strict=True):
-        rate = native_rate(clip, sampling_rate, name)
-        wave = load_clip(clip, rate, rate, name=name)
-        result = _measure_one(wave, rate, name)
-        results.append(result)
-        voices.append(soxr.resample(wave, rate, VOICE_RATE).astype(np.float32) if rate != VOICE_RATE else wave)
-    for result, voice, spans in zip(results, voices, speech_segments(voices), strict=True):
-        result.speech_segments = spans
-        if result.values["peak"] is None or result.values["peak"] < SILENCE_DBFS:
-            result.set("speech", None, "silent")
-        elif len(voice) < 512:
-            result.set("speech", None, "shorter than silero-vad's 32 ms window")
+
+SEGMENT_SECONDS = 60.0  # a longer clip is measured segment by segment, so that memory does not grow with it
+
+
+def clip_segments(clip, sampling_rate: int | None, name: str, max_seconds: float | None = None, crop: str = "start"):
+    """`(rate, segments, span)`: a clip's own sampling rate, its mono samples in segments of 60 to 90 s (a file is
+    read one segment at a time) and `(start, end, length)` in seconds: the span measured of a recording that long.
+
+    With `max_seconds`, only that much is measured, cut where `crop` says, as the model's processor cuts what it
+    hears.
+    """
+    rate = native_rate(clip, sampling_rate, name)
+    step = round(SEGMENT_SECONDS * rate)
+    if isinstance(clip, (str, os.PathLike)):
+        length = audio_info(clip).frames
+        start = 0
+        if max_seconds is not None and length > round(max_seconds * rate):
+            start = crop_offset(length - round(max_seconds * rate), crop)
+            wave = read_span(clip, start / rate, max_seconds, rate)
+            return rate, [wave], (start / rate, start / rate + len(wave) / rate, length / rate)
+        return rate, _joined(iter_blocks(clip, SEGMENT_SECONDS), step // 2), (0.0, length / rate, length / rate)
+    wave = load_clip(clip, rate, rate, name=name)
+    length, start = len(wave), 0
+    if max_seconds is not None and length > round(max_seconds * rate):
+        start = crop_offset(length - round(max_seconds * rate), crop)
+        wave = wave[start : start + round(max_seconds * rate)]
+    pieces = [wave[i : i + step] for i in range(0, len(wave), step)]
+    if len(pieces) > 1 and len(pieces[-1]) < step // 2:
+        pieces[-2:] = [np.concatenate(pieces[-2:])]
+    return rate, pieces, (start / rate, (start + len(wave)) / rate, length / rate)
+
+
+def _joined(blocks, least: int):
+    """The blocks, with a last one under `least` samples joined to the one before it."""
+    previous = None
+    for block in blocks:
+        if previous is not None and len(block) >= least:
+            yield previous
+            previous = block
         else:
-            result.set("speech", sum(end - start for start, end in spans))
+            previous = block if previous is None else np.concatenate([previous, block])
+    if previous is not None:
+        yield previous
+
+
+def measure_clips(
+    clips, sampling_rate: int | None = None, names=None, max_seconds: float | None = None, crop: str = "start"
+) -> list[ClipMeasurements]:
+    """Measure several clips (file paths, arrays with `sampling_rate`, or `{"array", "sampling_rate"}` dicts, any
+    rate, channels and length).
+
+    A clip longer than 90 s is measured in 60 s segments, a file read one segment at a time: memory stays bounded
+    whatever the length, and time grows linearly with it. With `max_seconds` only that much of each clip is
+    measured, cut where `crop` says (`"start"`, `"center"`): what a model that hears `max_seconds` heard. Each
+    result's `span` says what was measured.
+    """
+    names = list(names) if names is not None else [f"audio {i + 1}" for i in range(len(clips))]
+    results = []
+    for clip, name in zip(clips, names, strict=True):
+        rate, segments, span = clip_segments(clip, sampling_rate, name, max_seconds, crop)
+        result = _finish([_measure_part(segment, rate) for segment in segments], rate, name)
+        result.span = tuple(float(value) for value in span)
+        results.append(result)
     return results
 
 
@@ -504,4 +677,15 @@ def measure_clip(clip, sampling_rate: int | None = None, name: str = "audio") ->
     return measure_clips([clip], sampling_rate, [name])[0]
 
 
-__all__ = ["MEASURES", "ClipMeasurements", "Measure", "measure_clip", "measure_clips", "speech_segments"]
+__all__ = [
+    "MEASURES",
+    "ClipMeasurements",
+    "Measure",
+    "band_top_hz",
+    "clip_segments",
+    "gated_loudness",
+    "held_band",
+    "measure_clip",
+    "measure_clips",
+    "speech_segments",
+]
