@@ -222,7 +222,9 @@ def test_silence_and_tiny_clips_are_not_measurable_never_nan(base):
     assert one.values["speech"] is None and one.values["f0"] is None
     # silence against sound is a difference, of level and of length, never "identical"
     loudness = evidence.properties["loudness"]
-    assert loudness.sign == 1 and loudness.sentence.startswith("Audio 1 is silent (peak under -70 dBFS); audio 2 sounds")
+    assert loudness.sign == 1 and loudness.sentence.startswith(
+        "Audio 1 is silent (peak under -70 dBFS); audio 2 sounds"
+    )
     duration = evidence.properties["duration"]
     assert duration.sign == 1 and "2.0 s longer than audio 1 (3.0 vs 1.0 s long)" in duration.sentence
     outcomes = {c.property: c.outcome for c in check_claims("They are identical. Audio 1 is quieter.", evidence)}
@@ -236,7 +238,11 @@ def test_silence_and_tiny_clips_are_not_measurable_never_nan(base):
     short = measure_clip(base[: int(0.2 * RATE)], sampling_rate=RATE)
     assert short.values["loudness"] is None and short.values["level"] is not None  # the RMS level stands in
     claim = check_claims("Audio 1 is brighter.", evidence)[0]
-    assert claim.outcome == NOT_CHECKABLE and "not measurable" in claim.measurement and "audio 1: silent" in claim.measurement
+    assert (
+        claim.outcome == NOT_CHECKABLE
+        and "not measurable" in claim.measurement
+        and "audio 1: silent" in claim.measurement
+    )
 
 
 def test_bad_input_is_named(base, tmp_path):
@@ -252,3 +258,77 @@ def test_bad_input_is_named(base, tmp_path):
         compare_clips(np.zeros(0, np.float32), base, sampling_rate=RATE)
     with pytest.raises(ValueError, match="audio2: the waveform contains NaN"):
         compare_clips(base, np.full(100, np.nan, np.float32), sampling_rate=RATE)
+
+
+def _pink(seconds: float, seed: int = 0) -> np.ndarray:
+    """Pink noise from 20 Hz, 0.05 RMS: a steady sound with no decays, onsets or pitch."""
+    count = int(seconds * RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(count))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    spectrum[: int(20 * seconds)] = 0
+    wave = np.fft.irfft(spectrum, count)
+    return (0.05 * wave / wave.std()).astype(np.float32)
+
+
+def test_a_change_to_one_clip_invents_nothing_about_the_other():
+    import soxr
+
+    pink = _pink(15)
+    louder = pink.copy()
+    louder[5 * RATE : 10 * RATE] *= 10 ** (12 / 20)  # +12 dB on 5 s of the copy
+    found = _compare(pink, louder)
+    assert [state.name for state in found.findings] == ["loudness"] and found.properties["loudness"].sign == 1
+    assert found.clips[0].values["decay"] is None  # a steady noise's swings are not a room's decay
+    # a copy resampled to 2 kHz: duller, and nothing about pitch, bass or noise of the unchanged clip
+    narrow = _compare(pink, {"array": soxr.resample(pink, RATE, 2000), "sampling_rate": 2000})
+    names = [state.name for state in narrow.findings]
+    assert "treble" in names and narrow.properties["treble"].sentence.startswith("Audio 2 is duller")
+    assert not {"bass", "noise", "pitch", "speed"} & set(names), narrow.sentences
+    assert "treble cut" in narrow.properties["bass"].reason or narrow.properties["bass"].sign == 0
+
+
+def test_loudness_is_gated_over_segments_as_pyloudnorm_gates_a_whole_clip(base):
+    import pyloudnorm
+
+    from adiff_hf.evidence.measures import ANALYSIS_RATE, _loudness_blocks, gated_loudness
+
+    wave = np.concatenate([base * gain for gain in (1.0, 0.1, 0.5)])  # three levels: both gates at work
+    y = soxr_resample(wave, RATE, ANALYSIS_RATE)
+    whole = pyloudnorm.Meter(ANALYSIS_RATE).integrated_loudness(y.astype(np.float64))
+    assert gated_loudness(_loudness_blocks(y)) == pytest.approx(whole, abs=1e-9)
+    assert math.isnan(gated_loudness([-80.0, -90.0]))  # nothing over the absolute gate
+
+
+def soxr_resample(wave, rate, target):
+    import soxr
+
+    return soxr.resample(wave, rate, target).astype(np.float32)
+
+
+def test_a_long_clip_is_measured_in_segments_like_its_parts(base, tmp_path):
+    from adiff_hf.evidence.measures import SEGMENT_SECONDS
+
+    rng = np.random.default_rng(0)
+    minute = np.tile(base, int(np.ceil(SEGMENT_SECONDS * RATE / len(base))))[: int(SEGMENT_SECONDS * RATE)]
+    minute = minute + 0.002 * rng.standard_normal(len(minute)).astype(np.float32)
+    long = np.tile(minute, 3)[: int(2.6 * SEGMENT_SECONDS * RATE)]  # three segments, the last one short
+    path = tmp_path / "long.wav"
+    sf.write(path, long, RATE, subtype="FLOAT")
+    from_file, from_array = measure_clip(str(path)), measure_clip(long, sampling_rate=RATE)
+    one = measure_clip(minute, sampling_rate=RATE).values
+    for values in (from_file.values, from_array.values):
+        assert values["duration"] == pytest.approx(2.6 * SEGMENT_SECONDS, abs=1e-3)
+        assert values["loudness"] == pytest.approx(one["loudness"], abs=0.1)
+        assert values["f0"] == pytest.approx(one["f0"], rel=0.02)
+        assert values["centroid"] == pytest.approx(one["centroid"], rel=0.03)
+        assert values["onset_rate"] == pytest.approx(one["onset_rate"], rel=0.05)
+        assert values["silence"] == 0.0 and values["active_duration"] == pytest.approx(2.6 * SEGMENT_SECONDS, abs=0.1)
+    assert from_file.values == pytest.approx(from_array.values, rel=1e-4, abs=1e-4)
+    assert from_file.whole and from_file.span == (0.0, 2.6 * SEGMENT_SECONDS, 2.6 * SEGMENT_SECONDS)
+    # what a model hearing 10 s heard: the first 10 s, said so
+    heard = compare_clips(str(path), str(path), max_seconds=10.0)
+    assert [clip.values["duration"] for clip in heard.clips] == [10.0, 10.0] and not heard.findings
+    assert heard.scope == "what the model heard (audio 1: 0.0-10.0 s of 156.0 s; audio 2: 0.0-10.0 s of 156.0 s)"
+    assert heard.to_dict()["measured"] == heard.scope
+    centre = compare_clips(str(path), long, sampling_rate=RATE, max_seconds=10.0, crop="center").clips
+    assert centre[0].span == centre[1].span == (73.0, 83.0, 156.0)

@@ -66,17 +66,25 @@ class AudioDifferencePipeline(Pipeline):
         for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
             for result in results:
                 measured, claims = self.check(
-                    result["generated_text"], pair["audio1"], pair["audio2"], kwargs.get("sampling_rate")
+                    result["generated_text"],
+                    pair["audio1"],
+                    pair["audio2"],
+                    kwargs.get("sampling_rate"),
+                    kwargs.get("crop"),
                 )
                 result["evidence"] = measured.to_dict()
                 result["claims"] = [claim.to_dict() for claim in claims]
         return outputs
 
-    def check(self, text: str, audio1, audio2, sampling_rate: int | None = None) -> tuple:
-        """Measure the two clips and check `text`'s claims against them: `(Evidence, list[Claim])` (see
-        `adiff_hf.evidence`). `return_evidence=True` gives the same as dicts."""
+    def check(self, text: str, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None) -> tuple:
+        """Measure what the model heard of the two clips (the first 10 s of a longer one, or where `crop` cuts) and
+        check `text`'s claims against it: `(Evidence, list[Claim])` (see `adiff_hf.evidence`; `Evidence.scope` says
+        what was measured). `return_evidence=True` gives the same as dicts."""
         evidence = self._package_module()
-        measured = evidence.compare_clips(audio1, audio2, sampling_rate=sampling_rate)
+        crop = crop or getattr(self.processor.feature_extractor, "crop", None) or "start"
+        measured = evidence.compare_clips(
+            audio1, audio2, sampling_rate=sampling_rate, max_seconds=self.processor.heard_seconds, crop=crop
+        )
         return measured, evidence.check_claims(text, measured)
 
     def localize(

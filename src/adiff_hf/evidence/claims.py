@@ -213,7 +213,8 @@ OUTCOME_MARKS = {SUPPORTED: "✓", CONTRADICTED: "✗", NOT_CHECKABLE: "?"}
 
 def evidence_report(evidence: Evidence, claims: list[Claim] | None = None) -> str:
     """Plain text: the measured differences, then (when given) each claim with its outcome and measurement."""
-    lines = ["Measured differences:"] + [f"- {sentence}" for sentence in evidence.sentences]
+    heading = "Measured differences:" if evidence.scope == "the whole recordings" else f"Measured on {evidence.scope}:"
+    lines = [heading] + [f"- {sentence}" for sentence in evidence.sentences]
     if claims is not None:
         lines.append("Claims in the explanation:" if claims else "Claims in the explanation: none that can be parsed.")
         for claim in claims:

@@ -95,6 +95,17 @@ class Evidence:
     def sentences(self) -> list[str]:
         return [state.sentence for state in self.findings] or ["No measured difference above the thresholds."]
 
+    @property
+    def scope(self) -> str:
+        """What was measured: "the whole recordings", or each clip's span of its recording."""
+        if all(clip.whole for clip in self.clips):
+            return "the whole recordings"
+        spans = []
+        for number, clip in enumerate(self.clips, start=1):
+            start, end, length = clip.span
+            spans.append(f"audio {number}: {start:.1f}-{end:.1f} s of {length:.1f} s")
+        return "what the model heard (" + "; ".join(spans) + ")"
+
     def table(self) -> list[dict]:
         """Every measure of both clips: `measure`, `unit`, `audio1`, `audio2`, `difference` (audio 2 − audio 1, or
         the ratio for relative measures), `threshold` and `above` (whether the difference is over it)."""
@@ -135,6 +146,7 @@ class Evidence:
 
     def to_dict(self) -> dict:
         return {
+            "measured": self.scope,
             "differences": [state.sentence for state in self.findings],
             "properties": {name: state.to_dict() for name, state in self.properties.items()},
             "table": self.table(),
@@ -591,7 +603,7 @@ def _noise(clips, alignment=None) -> PropertyState:
         return state
     noisier = 2 if state.sign > 0 else 1
     common = held_band(clips[0].long_term_spectrum) & held_band(clips[1].long_term_spectrum)
-    level = [_db(floor[common].mean()) for floor in floors]
+    level = [float(np.median(10 * np.log10(floor[common] + 1e-20))) for floor in floors]  # tonal bins aside
     rise = level[noisier - 1] - level[2 - noisier]
     state.numbers["floor_rise_db"] = round(float(rise), 1)
     if rise < MIN_FLOOR_RISE_DB:
@@ -730,13 +742,18 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
     return Evidence(clips, states)
 
 
-def compare_clips(audio1, audio2, sampling_rate: int | None = None) -> Evidence:
+def compare_clips(
+    audio1, audio2, sampling_rate: int | None = None, max_seconds: float | None = None, crop: str = "start"
+) -> Evidence:
     """Measure two clips and say how they differ, with numbers.
 
     Args:
         audio1, audio2: the clips, in any form the processor takes: file paths, 1-D or multichannel arrays (give
-            `sampling_rate`), or `{"array", "sampling_rate"}` dicts; any rate, channel count and length.
+            `sampling_rate`), or `{"array", "sampling_rate"}` dicts; any rate, channel count and length (a long
+            file is read in segments: memory stays bounded).
         sampling_rate: the rate of array inputs.
+        max_seconds, crop: measure only `max_seconds` of each clip, cut where `crop` says (`"start"`,
+            `"center"`): what a model that hears that much heard. `Evidence.scope` says what was measured.
 
     Returns:
         [`Evidence`]: `.sentences` ("Audio 2 is 8.1 LU quieter than audio 1 (...)"), `.properties` (every
@@ -750,7 +767,8 @@ def compare_clips(audio1, audio2, sampling_rate: int | None = None) -> Evidence:
     >>> print("\\n".join(evidence.sentences))
     ```
     """
-    first, second = measure_clips([audio1, audio2], sampling_rate, names=["audio1", "audio2"])
+    clips = [audio1, audio2]
+    first, second = measure_clips(clips, sampling_rate, names=["audio1", "audio2"], max_seconds=max_seconds, crop=crop)
     return compare_measurements(first, second)
 
 

@@ -148,7 +148,8 @@ MEASURES = {
             "dB",
             6.0,
             False,
-            "mean spectrum power over the noise floor (per frequency, the 10th percentile over time); 6 dB",
+            "mean spectrum power over the noise floor (per frequency, the 10th percentile over time), over the band "
+            "the clip holds (within 60 dB of its strongest bin); 6 dB, and the noisier clip's floor 3 dB higher",
         ),
         Measure(
             "decay",
@@ -156,7 +157,8 @@ MEASURES = {
             "s",
             1.5,
             True,
-            "60 dB over the median level slope after onsets (energy envelope); 50% and at least 0.1 s",
+            "60 dB over the median level slope after onsets (energy envelope), where the level falls 10 dB or more "
+            "and at most 10 s results; 50% and at least 0.1 s",
         ),
         Measure(
             "speech",

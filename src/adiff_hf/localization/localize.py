@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 
 from ..audio_io import format_hz, iter_blocks, read_span
-from .alignment import Alignment, align_recordings
+from .alignment import Alignment, align_recordings, check_paths, check_recording, finite_number
 
 SIGNAL_RATE = 16000  # the band levels are measured at this rate
 FRAME_SECONDS = 0.1
@@ -35,6 +35,7 @@ _SMOOTH_FRAMES = 5  # 0.5 s
 SIGNAL_THRESHOLD_DB = 3.0
 MODEL_THRESHOLD = 0.02
 SCREEN = 0.25
+MIN_SECONDS = 2 * FRAME_SECONDS  # a recording shorter than two band-level frames holds nothing to compare
 
 
 @dataclass
@@ -108,11 +109,23 @@ class Localization:
     def report(self) -> str:
         """The findings as text: the alignment, then each region with its time span and explanation."""
         a = self.alignment
-        if abs(a.offset_seconds) < 5e-4:
-            lines = [f"Aligned: the recordings start together (confidence {a.confidence:.2f})."]
+        if a.method in ("assumed", "none"):
+            how = (
+                f"both recordings last {format_time(a.duration)}, so they are compared from their starts"
+                if a.method == "assumed"
+                else f"compared at the best guess, audio 2's {a.offset_seconds:+.3f} s for audio 1's 0 s"
+            )
+            lines = [
+                f"Not aligned: no common content found (confidence {a.confidence:.2f}); {how} (give the offset "
+                "if they line up otherwise)."
+            ]
         else:
-            later = "audio 2" if a.offset_seconds > 0 else "audio 1"
-            lines = [f"Aligned: {later} starts {abs(a.offset_seconds):.3f} s later (confidence {a.confidence:.2f})."]
+            found = "given offset" if a.method == "given" else f"confidence {a.confidence:.2f}"
+            if abs(a.offset_seconds) < 5e-4:
+                lines = [f"Aligned: the recordings start together ({found})."]
+            else:
+                later = "audio 2" if a.offset_seconds > 0 else "audio 1"
+                lines = [f"Aligned: {later} starts {abs(a.offset_seconds):.3f} s later ({found})."]
         lines[0] += f" Compared {format_time(a.duration)} in {len(self.windows)} windows of {self.window_seconds:g} s."
         if not self.regions:
             top = max(self.windows, key=lambda w: w.score, default=None)
@@ -218,7 +231,14 @@ def band_level_streams(alignment: Alignment, audio1, audio2, progress=None) -> t
 def frame_differences(levels1: np.ndarray, levels2: np.ndarray, smooth: bool = True) -> np.ndarray:
     """Per 100 ms frame: the mean absolute band-level difference (dB), smoothed over 0.5 s unless `smooth=False`."""
     raw = np.abs(levels1 - levels2).mean(axis=1)
-    return np.convolve(raw, np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES, mode="same") if smooth else raw
+    if not smooth:
+        return raw
+    # a centred moving average over the frames there are (the ends and clips under 0.5 s are not diluted by
+    # zeros beyond them); inside the recording it is the plain 5-frame mean
+    kernel, first = np.ones(_SMOOTH_FRAMES), (_SMOOTH_FRAMES - 1) // 2
+    total = np.convolve(raw, kernel, mode="full")[first : first + len(raw)]
+    count = np.convolve(np.ones(len(raw)), kernel, mode="full")[first : first + len(raw)]
+    return total / count
 
 
 def window_starts(duration: float, window: float, hop: float) -> list[float]:
@@ -231,8 +251,9 @@ def window_starts(duration: float, window: float, hop: float) -> list[float]:
     return [float(s) for s in starts]
 
 
-def _summary(levels1: np.ndarray, levels2: np.ndarray, edges: np.ndarray) -> tuple[float, str]:
-    """Audio 2's level change over the frames (dB) and a sentence on what the band levels show."""
+def _summary(levels1: np.ndarray, levels2: np.ndarray, edges: np.ndarray, heard: bool = False) -> tuple[float, str]:
+    """Audio 2's level change over the frames (dB) and a sentence on what the band levels show; `heard`: the
+    model's distance, not the band levels, scored the region."""
 
     def level(levels):
         return 10 * np.log10(np.mean(np.sum(10 ** (levels / 10), axis=1)) + 1e-20)
@@ -243,8 +264,12 @@ def _summary(levels1: np.ndarray, levels2: np.ndarray, edges: np.ndarray) -> tup
             return change, f"{name} is silent here"
     bands = (levels2 - levels1).mean(axis=0)
     active = np.maximum(levels1, levels2).mean(axis=0) > _FLOOR_DB + 10
-    if not active.any() or np.abs(bands).max() < 1:
-        return change, "the model hears a difference here"
+    if not active.any() or np.abs(bands).max() < 1:  # no lasting change of level or spectrum
+        if heard:
+            return change, "the model hears a difference here (the band levels barely change)"
+        if not active.any():
+            return change, "both are nearly silent here, and their faint sound differs"
+        return change, "the sound differs here from moment to moment, with no lasting change of level or spectrum"
     if bands[active].std() < 3:  # the same change in every band that holds sound: a level change
         return change, f"audio 2 is {abs(change):.1f} dB {'louder' if change > 0 else 'quieter'} here"
     peak = int(np.argmax(np.where(active, np.abs(bands), 0)))
@@ -284,6 +309,13 @@ def _model_distances(model, processor, alignment, audio1, audio2, starts, window
         if progress is not None:
             progress.update(len(pairs))
     return distances
+
+
+def _count(value, name: str) -> int:
+    """`value` as a whole number of at least 1; errors name it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+    return int(value)
 
 
 def localize_differences(
@@ -327,16 +359,31 @@ def localize_differences(
     """
     from tqdm.auto import tqdm
 
+    check_paths(audio1, audio2, "localize_differences")
     if (model is None) != (processor is None):
         raise ValueError("Give both `model` and `processor`, or neither (the band levels alone).")
     if explain and model is None:
         raise ValueError("explain=True needs a model and its processor.")
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}.")
-    window = float(window_seconds or (processor.heard_seconds if processor is not None else 10.0))
-    hop = float(hop_seconds or window / 2)
-    if window <= 0 or hop <= 0:
-        raise ValueError(f"window_seconds and hop_seconds must be positive, got {window} and {hop}.")
+    top_k, batch_size = _count(top_k, "top_k"), _count(batch_size, "batch_size")
+    if window_seconds is None:
+        window = float(processor.heard_seconds if processor is not None else 10.0)
+    else:
+        window = finite_number(window_seconds, "window_seconds", positive=True)
+    hop = window / 2 if hop_seconds is None else finite_number(hop_seconds, "hop_seconds", positive=True)
+    if offset_seconds is not None:
+        offset_seconds = finite_number(offset_seconds, "offset_seconds")
+    signal_threshold_db = finite_number(signal_threshold_db, "signal_threshold_db", positive=True)
+    model_threshold = finite_number(model_threshold, "model_threshold", positive=True)
+    screen = finite_number(screen, "screen")
+    if screen < 0:
+        raise ValueError(f"screen must be at least 0 (0: the model hears every window), got {screen!r}.")
+    for name, audio in (("audio1", audio1), ("audio2", audio2)):
+        duration = check_recording(audio, name).duration
+        if duration < MIN_SECONDS:
+            raise ValueError(
+                f"{name} ({audio}) lasts {duration:.3f} s: too short to compare (at least {MIN_SECONDS:g} s, two "
+                f"{FRAME_SECONDS * 1000:g} ms band-level frames)."
+            )
     alignment = align_recordings(audio1, audio2, offset_seconds=offset_seconds, progress=progress)
     if alignment.duration <= FRAME_SECONDS:
         raise ValueError(
@@ -355,7 +402,7 @@ def localize_differences(
         )
     thresholds = {"signal_db": signal_threshold_db, "model_distance": model_threshold, "screen": screen}
     windows = _score_windows(alignment, differences, window, hop, thresholds, listen, progress)
-    regions = _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db)[:top_k]
+    regions = _regions(windows, levels1, levels2, edges, alignment, thresholds)[:top_k]
     _place(regions, alignment, window)
     if explain and regions:
         _explain(regions, model, processor, audio1, audio2, window, prompt, batch_size, **generate_kwargs)
@@ -405,8 +452,9 @@ def _place(regions: list[Region], alignment, window: float) -> None:
         region.heard1, region.heard2 = round(heard + alignment.start1, 3), round(heard + alignment.start2, 3)
 
 
-def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -> list[Region]:
+def _regions(windows, levels1, levels2, edges, alignment, thresholds) -> list[Region]:
     """Differing windows that overlap or touch, merged; trimmed to the frames above the signal threshold; ranked."""
+    signal_threshold_db = thresholds["signal_db"]
     groups, current = [], []
     for window in windows:
         if window.score < 1:
@@ -427,8 +475,11 @@ def _regions(windows, levels1, levels2, edges, alignment, signal_threshold_db) -
         if len(above):  # trimmed to the frames whose band levels differ (unsmoothed, so the edges stay sharp)
             first, last = first + int(above[0]), first + int(above[-1]) + 1
             start, end = first * FRAME_SECONDS, min(last * FRAME_SECONDS, alignment.duration)
-        change, summary = _summary(levels1[first:last], levels2[first:last], edges)
         best = max(group, key=lambda w: w.score)
+        heard = best.model_distance is not None and (
+            best.model_distance / thresholds["model_distance"] >= best.signal_db / signal_threshold_db
+        )  # the model's distance, not the band levels, scored the region
+        change, summary = _summary(levels1[first:last], levels2[first:last], edges, heard)
         distances = [w.model_distance for w in group if w.model_distance is not None]
         regions.append(
             Region(

@@ -12,11 +12,88 @@ adiff-hf card runs/adiff/stage3 --eval_dir eval
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 
 from ..backbones.default_model import MODEL_ENV
 from ..prompts import TASK_PROMPTS
+
+# argparse `type=` checks: a bad value stops the command at once, in one line naming the option (exit status 2)
+
+
+def finite_float(text: str) -> float:
+    """A number that is not NaN or infinite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number above 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    return value
+
+
+def int_at_least(low: int, high: int | None = None):
+    """A whole number from `low` (to `high`, when given)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+positive_int = int_at_least(1)
+
+
+def non_empty_text(text: str) -> str:
+    """Text with something in it (a prompt)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give the prompt's text, or leave --prompt out for --tier's")
+    return text
+
+
+def writable_picture(text: str) -> str:
+    """A path a picture can be written to, checked before the run (a failed save would lose its result)."""
+    from .plotting import check_plot_path
+
+    try:
+        return check_plot_path(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _json_ready(value):
+    """`value` with numpy / torch numbers as Python ones and NaN or infinities as `None`: strict JSON."""
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if not isinstance(value, (str, bytes)) and hasattr(value, "tolist"):  # numpy scalars and arrays, tensors
+        return _json_ready(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_text(result) -> str:
+    """`result` as strict JSON (no NaN or Infinity, which JSON parsers refuse)."""
+    return json.dumps(_json_ready(result), allow_nan=False)
 
 
 def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -32,16 +109,18 @@ def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--tier", choices=sorted(TASK_PROMPTS), default=None, help="a difference tier or caption task (default: detail)"
     )
-    parser.add_argument("--prompt", default=None, help="a prompt of your own instead of --tier")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--prompt", type=non_empty_text, default=None, help="a prompt of your own instead of --tier")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
     return parser
 
 
 def _explain_parser() -> argparse.ArgumentParser:
     parser = _pair_parser("adiff-hf explain", "Explain how two recordings differ.")
-    parser.add_argument("--num-beams", type=int, default=1)
-    parser.add_argument("--plot", default=None, help="also draw both log-mels and their difference to this PNG")
+    parser.add_argument("--num-beams", type=positive_int, default=1)
+    parser.add_argument(
+        "--plot", type=writable_picture, default=None, help="also draw both log-mels and their difference to this PNG"
+    )
     parser.add_argument(
         "--evidence",
         action="store_true",
@@ -74,7 +153,7 @@ def explain_main(argv: list[str] | None = None) -> dict:
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
         features = pipe.processor.prepare_audio([(args.audio1, args.audio2)])["input_features"][0].numpy()
         result["plot"] = plot_difference(features, explanation, args.plot, pipe.processor, names, measured)
-    print(json.dumps(result) if args.json else text)
+    print(json_text(result) if args.json else text)
     return result
 
 
@@ -98,7 +177,7 @@ def measure_main(argv: list[str] | None = None) -> dict:
     if claims is not None:
         result["claims"] = [claim.to_dict() for claim in claims]
     if args.json:
-        print(json.dumps(result))
+        print(json_text(result))
     else:
         print(evidence_report(measured, claims))
         if args.table:
@@ -115,12 +194,20 @@ def localize_main(argv: list[str] | None = None) -> dict:
         "by what the model hears, merge the differing ones into ranked regions and explain the top ones.",
     )
     parser.add_argument("--no-model", action="store_true", help="band levels only: no model, no explanations")
-    parser.add_argument("--top-k", type=int, default=3, help="regions to report and explain (default: 3)")
-    parser.add_argument("--window", type=float, default=None, help="window seconds (default: what the model hears)")
-    parser.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
-    parser.add_argument("--offset", type=float, default=None, help="a known offset (audio 2's time of audio 1's 0 s)")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="regions to report and explain (default: 3)")
+    parser.add_argument(
+        "--window", type=positive_float, default=None, help="window seconds (default: what the model hears)"
+    )
+    parser.add_argument(
+        "--hop", type=positive_float, default=None, help="seconds between windows (default: half a window)"
+    )
+    parser.add_argument(
+        "--offset", type=finite_float, default=None, help="a known offset (audio 2's time of audio 1's 0 s)"
+    )
     parser.add_argument("--evidence", action="store_true", help="also measure each region's two spans")
-    parser.add_argument("--plot", default=None, help="draw a timeline with the regions shaded to this PNG")
+    parser.add_argument(
+        "--plot", type=writable_picture, default=None, help="draw a timeline with the regions shaded to this PNG"
+    )
     args = parser.parse_args(argv)
     generate_kwargs = {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}
     options = {
@@ -146,7 +233,7 @@ def localize_main(argv: list[str] | None = None) -> dict:
 
         names = (os.path.basename(args.audio1), os.path.basename(args.audio2))
         result["plot"] = plot_timeline(found, args.plot, names)
-    print(json.dumps(result) if args.json else found.report())
+    print(json_text(result) if args.json else found.report())
     return result
 
 
@@ -211,11 +298,18 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
         parser.add_argument(f"--{name}_csv", nargs="+", default=[], help=f"{name.upper()} test CSVs (any tiers)")
         parser.add_argument(f"--{name}_audio_root", default=None, help="where those CSVs' file paths start")
         parser.add_argument(f"--{name}_hub_id", default=None, help="the dataset's Hub id for model-index")
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the model's (300 for ADIFF)")
+    parser.add_argument("--batch_size", type=positive_int, default=16)
+    parser.add_argument(
+        "--max_new_tokens", type=positive_int, default=None, help="default: the model's (300 for ADIFF)"
+    )
     parser.add_argument("--missing_audio", choices=["error", "skip"], default="error")
-    parser.add_argument("--max_rows", type=int, default=None, help="at most this many rows per dataset")
-    parser.add_argument("--bootstrap_samples", type=int, default=500, help="for BLEU-4 / CIDEr-D intervals")
+    parser.add_argument("--max_rows", type=positive_int, default=None, help="at most this many rows per dataset")
+    parser.add_argument(
+        "--bootstrap_samples",
+        type=int_at_least(0, 100_000),
+        default=500,
+        help="for BLEU-4 / CIDEr-D intervals (0: none)",
+    )
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     args = parser.parse_args(argv)
@@ -294,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         COMMANDS[argv[0]](argv[1:])
     except (FileNotFoundError, ImportError, ValueError, RuntimeError) as error:
-        if os.environ.get("ADIFF_HF_DEBUG"):
+        if os.environ.get("ADIFF_HF_DEBUG", "").strip().lower() in ("1", "true", "yes"):
             raise
         # bad input is reported in one line that names the file or argument (ADIFF_HF_DEBUG=1 shows a traceback)
         print(f"adiff-hf {argv[0]}: error: {error}", file=sys.stderr)

@@ -3,6 +3,35 @@
 import os
 
 
+def check_plot_path(path: str | os.PathLike) -> str:
+    """`path` if a picture can be written there, checked before any work is done; else a `ValueError` saying why:
+    a missing folder, a folder in its place, no permission, or a file type matplotlib cannot write."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = os.fspath(path)
+    if not path.strip():
+        raise ValueError("the picture's path is empty")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        why = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise ValueError(f"cannot write {path}: the folder {folder} {why}")
+    if os.path.isdir(path):
+        raise ValueError(f"cannot write {path}: it is a folder; give a file name in it, such as plot.png")
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    types = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in types:
+        raise ValueError(f"cannot write {path}: .{suffix} is not a picture type matplotlib writes ({', '.join(types)})")
+    existed = os.path.exists(path)
+    try:  # the one sure test (permissions, read-only disks, root): open it for writing, and leave no new file behind
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write {path}: {err.strerror or err}") from None
+    if not existed:
+        os.remove(path)
+    return path
+
+
 def spectrogram_view(features, processor) -> dict:
     """What [`plot_difference`] draws, in physical units, for either audio tower.
 
@@ -208,4 +237,4 @@ def plot_timeline(localization, path: str | os.PathLike, names: tuple[str, str] 
     return os.fspath(path)
 
 
-__all__ = ["plot_difference", "plot_timeline", "spectrogram_view"]
+__all__ = ["check_plot_path", "plot_difference", "plot_timeline", "spectrogram_view"]
