@@ -743,7 +743,12 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
 
 
 def compare_clips(
-    audio1, audio2, sampling_rate: int | None = None, max_seconds: float | None = None, crop: str = "start"
+    audio1,
+    audio2,
+    sampling_rate: int | None = None,
+    max_seconds: float | None = None,
+    crop: str = "start",
+    progress: bool = False,
 ) -> Evidence:
     """Measure two clips and say how they differ, with numbers.
 
@@ -754,6 +759,7 @@ def compare_clips(
         sampling_rate: the rate of array inputs.
         max_seconds, crop: measure only `max_seconds` of each clip, cut where `crop` says (`"start"`,
             `"center"`): what a model that hears that much heard. `Evidence.scope` says what was measured.
+        progress: show a progress bar (long recordings take about 1.6 s a minute of audio on 2 cores).
 
     Returns:
         [`Evidence`]: `.sentences` ("Audio 2 is 8.1 LU quieter than audio 1 (...)"), `.properties` (every
@@ -768,7 +774,9 @@ def compare_clips(
     ```
     """
     clips = [audio1, audio2]
-    first, second = measure_clips(clips, sampling_rate, names=["audio1", "audio2"], max_seconds=max_seconds, crop=crop)
+    first, second = measure_clips(
+        clips, sampling_rate, names=["audio1", "audio2"], max_seconds=max_seconds, crop=crop, progress=progress
+    )
     return compare_measurements(first, second)
 
 

@@ -654,23 +654,39 @@ def _joined(blocks, least: int):
 
 
 def measure_clips(
-    clips, sampling_rate: int | None = None, names=None, max_seconds: float | None = None, crop: str = "start"
+    clips,
+    sampling_rate: int | None = None,
+    names=None,
+    max_seconds: float | None = None,
+    crop: str = "start",
+    progress: bool = False,
 ) -> list[ClipMeasurements]:
     """Measure several clips (file paths, arrays with `sampling_rate`, or `{"array", "sampling_rate"}` dicts, any
     rate, channels and length).
 
     A clip longer than 90 s is measured in 60 s segments, a file read one segment at a time: memory stays bounded
-    whatever the length, and time grows linearly with it. With `max_seconds` only that much of each clip is
-    measured, cut where `crop` says (`"start"`, `"center"`): what a model that hears `max_seconds` heard. Each
-    result's `span` says what was measured.
+    whatever the length, and time grows linearly with it (about 1.6 s a minute of audio on 2 cores). With
+    `max_seconds` only that much of each clip is measured, cut where `crop` says (`"start"`, `"center"`): what a
+    model that hears `max_seconds` heard. Each result's `span` says what was measured. `progress` shows a bar over
+    the seconds of audio measured.
     """
+    from tqdm.auto import tqdm
+
     names = list(names) if names is not None else [f"audio {i + 1}" for i in range(len(clips))]
+    found = [
+        clip_segments(clip, sampling_rate, name, max_seconds, crop) for clip, name in zip(clips, names, strict=True)
+    ]
+    total = sum(span[1] - span[0] for _, _, span in found)
     results = []
-    for clip, name in zip(clips, names, strict=True):
-        rate, segments, span = clip_segments(clip, sampling_rate, name, max_seconds, crop)
-        result = _finish([_measure_part(segment, rate) for segment in segments], rate, name)
-        result.span = tuple(float(value) for value in span)
-        results.append(result)
+    with tqdm(total=round(total), desc="measuring", unit="s", disable=not progress, leave=False) as bar:
+        for (rate, segments, span), name in zip(found, names, strict=True):
+            parts = []
+            for segment in segments:
+                parts.append(_measure_part(segment, rate))
+                bar.update(len(segment) / rate)
+            result = _finish(parts, rate, name)
+            result.span = tuple(float(value) for value in span)
+            results.append(result)
     return results
 
 

@@ -171,7 +171,7 @@ def measure_main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--table", action="store_true", help="also print every measure of both clips")
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of plain text")
     args = parser.parse_args(argv)
-    measured = compare_clips(args.audio1, args.audio2)
+    measured = compare_clips(args.audio1, args.audio2, progress=not args.json)
     claims = None if args.check is None else check_claims(args.check, measured)
     result = {"audio1": args.audio1, "audio2": args.audio2, "evidence": measured.to_dict()}
     if claims is not None:
