@@ -230,7 +230,7 @@ def test_silence_and_tiny_clips_are_not_measurable_never_nan(base):
     outcomes = {c.property: c.outcome for c in check_claims("They are identical. Audio 1 is quieter.", evidence)}
     assert outcomes == {"identical": CONTRADICTED, "loudness": SUPPORTED}
     json.dumps(evidence.to_dict(), allow_nan=False)
-    for clip in (np.array([0.5], np.float32), base[: int(0.02 * RATE)]):
+    for clip in (np.array([0.5], np.float32), base[: int(0.02 * RATE)], base[: int(0.04 * RATE)]):
         measured = measure_clip(clip, sampling_rate=RATE)
         assert all(v is None or math.isfinite(v) for v in measured.values.values())
         assert measured.values["f0"] is None and measured.values["loudness"] is None

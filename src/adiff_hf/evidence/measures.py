@@ -490,7 +490,7 @@ def _finish(parts: list[_Part], rate: int, name: str) -> ClipMeasurements:
     at_peak = sum(part.clipped * part.samples for part in parts if part.peak >= peak - 1e-4)
     result.set("clipped", None if silent else at_peak / samples, "silent")
     envelope_db = np.concatenate([part.envelope_db for part in parts])
-    if silent or len(envelope_db) < 4:
+    if silent or sum(part.analysis_samples for part in parts) < 4 * ENVELOPE_HOP:
         reason = "silent" if silent else f"shorter than {4 * ENVELOPE_HOP / ANALYSIS_RATE * 1000:.0f} ms"
         for measure in MEASURES:
             if measure not in result.values:
