@@ -24,7 +24,7 @@ SILENCE_DBFS = -70.0  # below this a frame is silent, whatever the clip's level
 ACTIVE_RANGE_DB = 45.0  # a frame this far under the clip's loud level counts as silent
 MIN_GAP_SECONDS = 0.1
 LOUDNESS_BLOCK_SECONDS = 0.4  # BS.1770's gating block
-MIN_DECAY_FALL_DB = 10.0  # a decay is fitted only where the level falls at least this far after an onset
+MIN_DECAY_FALL_DB = 8.0  # a decay is fitted only where the level falls at least this far after an onset
 MAX_DECAY_SECONDS = 10.0  # longer than a cathedral's: what a slower fall measures is not a room
 
 
@@ -157,7 +157,7 @@ MEASURES = {
             "s",
             1.5,
             True,
-            "60 dB over the median level slope after onsets (energy envelope), where the level falls 10 dB or more "
+            "60 dB over the median level slope after onsets (energy envelope), where the level falls 8 dB or more "
             "and at most 10 s results; 50% and at least 0.1 s",
         ),
         Measure(
@@ -352,10 +352,12 @@ class _Part:
     f0_voiced: np.ndarray | None = None
     f0_frames: int = 0
     speech: list = field(default_factory=list)
+    voice: np.ndarray | None = field(default=None, repr=False)  # at VOICE_RATE, until its speech is found
 
 
-def _measure_part(wave: np.ndarray, rate: int) -> _Part:
-    """The raw measurements of one segment (mono, at the clip's own rate)."""
+def _measure_part(wave: np.ndarray, rate: int, listen: bool = True) -> _Part:
+    """The raw measurements of one segment (mono, at the clip's own rate); with `listen=False` its speech is left
+    to find (`part.voice`), so that short clips' speech is found in one batch."""
     import soxr
 
     magnitude = float(np.abs(wave).max())
@@ -368,9 +370,18 @@ def _measure_part(wave: np.ndarray, rate: int) -> _Part:
     part.spectra = _spectra(y, active)
     _onsets(part, y)
     _pitch(part, y)
-    voice = soxr.resample(wave, rate, VOICE_RATE).astype(np.float32) if rate != VOICE_RATE else wave
-    part.speech = speech_segments([voice])[0]
+    part.voice = soxr.resample(wave, rate, VOICE_RATE).astype(np.float32) if rate != VOICE_RATE else wave
+    if listen:
+        _listen([part])
     return part
+
+
+def _listen(parts: list[_Part]) -> None:
+    """The speech spans of the parts still holding their voice, in one silero-vad batch."""
+    waiting = [part for part in parts if part.voice is not None]
+    if waiting:
+        for part, spans in zip(waiting, speech_segments([part.voice for part in waiting]), strict=True):
+            part.speech, part.voice = spans, None
 
 
 def held_band(spectrum: np.ndarray) -> np.ndarray:
@@ -677,16 +688,22 @@ def measure_clips(
         clip_segments(clip, sampling_rate, name, max_seconds, crop) for clip, name in zip(clips, names, strict=True)
     ]
     total = sum(span[1] - span[0] for _, _, span in found)
-    results = []
+    # clips of one segment each: their speech is found in one batch (silero-vad costs about the same for two rows)
+    batch = all(span[1] - span[0] < 1.5 * SEGMENT_SECONDS for _, _, span in found)
+    measured = []
     with tqdm(total=round(total), desc="measuring", unit="s", disable=not progress, leave=False) as bar:
-        for (rate, segments, span), name in zip(found, names, strict=True):
+        for rate, segments, _ in found:
             parts = []
             for segment in segments:
-                parts.append(_measure_part(segment, rate))
+                parts.append(_measure_part(segment, rate, listen=not batch))
                 bar.update(len(segment) / rate)
-            result = _finish(parts, rate, name)
-            result.span = tuple(float(value) for value in span)
-            results.append(result)
+            measured.append(parts)
+    _listen([part for parts in measured for part in parts])
+    results = []
+    for parts, (rate, _, span), name in zip(measured, found, names, strict=True):
+        result = _finish(parts, rate, name)
+        result.span = tuple(float(value) for value in span)
+        results.append(result)
     return results
 
 
