@@ -55,6 +55,8 @@ setup(
         "demo": ["gradio>=5", "matplotlib"],
         "dev": [
             "pytest",
+            # .ci/run runs the suite on two workers
+            "pytest-xdist",
             "ruff",
             # transformers' common model tests (its sdist's tests/test_modeling_common.py, fetched by
             # scripts/fetch_transformers_tests.py) import it
