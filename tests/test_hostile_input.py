@@ -85,6 +85,8 @@ OPTION_CASES = [
     ("localize", "--max-new-tokens", "0", "must be at least 1"),
     ("explain", "--max-new-tokens", "-3", "must be at least 1"),
     ("explain", "--num-beams", "0", "must be at least 1"),
+    ("explain", "--grounded", "0", "must be at least 1"),
+    ("explain", "--grounded", "two", "is not a whole number"),
     ("explain", "--prompt", "", "is empty"),
     ("explain", "--prompt", "   ", "is empty"),
     ("localize", "--prompt", "", "is empty"),

@@ -1,6 +1,7 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
 import importlib
+import numbers
 import os
 
 from transformers import Pipeline
@@ -26,6 +27,12 @@ class AudioDifferencePipeline(Pipeline):
     With `return_evidence=True` each result also carries `evidence` (the two clips' measured differences, see
     `adiff_hf.evidence.compare_clips`) and `claims` (each claim of the text marked supported, contradicted or not
     checkable against them).
+
+    With `grounded=N` (N ≥ 2) the model gives N candidates per pair (N beams; N samples with `do_sample=True`), the
+    pair is measured once and each candidate's claims are checked: the result is the candidate with the fewest
+    contradicted claims, then the most supported, then the model's best (`adiff_hf.evidence.choose_candidate`), with
+    `evidence`, its `claims`, every candidate's `text` / `contradicted` / `supported` / `rank` / `score` in
+    `candidates`, and `chosen` (its rank). `grounded=1` or None decodes as usual.
 
     With `localize=True` (two file paths of any length) the pipeline finds where the recordings differ and explains
     each place instead: `pipe("take1.wav", "take2.wav", localize=True, top_k=3, hop_seconds=5)` returns
@@ -55,37 +62,101 @@ class AudioDifferencePipeline(Pipeline):
         self.tokenizer = None
         self.feature_extractor = self.processor.feature_extractor
 
-    def __call__(self, audio1, audio2=None, return_evidence: bool = False, localize: bool = False, **kwargs):
+    def __call__(
+        self,
+        audio1,
+        audio2=None,
+        return_evidence: bool = False,
+        localize: bool = False,
+        grounded: int | None = None,
+        **kwargs,
+    ):
+        grounded = self._grounded_count(grounded, kwargs)
         if localize:
+            if grounded > 1:
+                raise ValueError("grounded= does not combine with localize=True: each region is explained once.")
             return self.localize(audio1, audio2, return_evidence=return_evidence, **kwargs).to_dict()
         inputs = self._pairs(audio1, audio2)
+        if grounded > 1:
+            kwargs = self._candidate_kwargs(grounded, kwargs)
         outputs = super().__call__(inputs, **kwargs)
-        if not return_evidence:
+        if grounded <= 1 and not return_evidence:
             return outputs
         single = isinstance(inputs, dict)
         for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
+            if grounded > 1:
+                results[:] = [self._choose(results, pair, kwargs).to_dict()]
+                continue
+            measured = self.measure(pair["audio1"], pair["audio2"], kwargs.get("sampling_rate"), kwargs.get("crop"))
             for result in results:
-                measured, claims = self.check(
-                    result["generated_text"],
-                    pair["audio1"],
-                    pair["audio2"],
-                    kwargs.get("sampling_rate"),
-                    kwargs.get("crop"),
-                )
+                claims = self._package_module().check_claims(result["generated_text"], measured)
                 result["evidence"] = measured.to_dict()
                 result["claims"] = [claim.to_dict() for claim in claims]
         return outputs
 
-    def check(self, text: str, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None) -> tuple:
-        """Measure what the model heard of the two clips (the first 10 s of a longer one, or where `crop` cuts) and
-        check `text`'s claims against it: `(Evidence, list[Claim])` (see `adiff_hf.evidence`; `Evidence.scope` says
-        what was measured). `return_evidence=True` gives the same as dicts."""
+    def measure(self, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None):
+        """Measure what the model heard of the two clips (the first 10 s of a longer one, or where `crop` cuts): an
+        `adiff_hf.evidence.Evidence` (`Evidence.scope` says what was measured)."""
         evidence = self._package_module()
         crop = crop or getattr(self.processor.feature_extractor, "crop", None) or "start"
-        measured = evidence.compare_clips(
+        return evidence.compare_clips(
             audio1, audio2, sampling_rate=sampling_rate, max_seconds=self.processor.heard_seconds, crop=crop
         )
-        return measured, evidence.check_claims(text, measured)
+
+    def check(self, text: str, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None) -> tuple:
+        """Measure what the model heard of the two clips (see `measure`) and check `text`'s claims against it:
+        `(Evidence, list[Claim])` (see `adiff_hf.evidence`). `return_evidence=True` gives the same as dicts."""
+        measured = self.measure(audio1, audio2, sampling_rate, crop)
+        return measured, self._package_module().check_claims(text, measured)
+
+    def ground(self, audio1, audio2, candidates: int, **kwargs):
+        """Grounded decoding of one pair with `candidates` candidates, as objects: an
+        `adiff_hf.evidence.Grounding` (the `Evidence`, every candidate with its checked claims, the `chosen` one);
+        `pipe(audio1, audio2, grounded=candidates)` gives its `to_dict()`. Other keyword arguments are the call's
+        (`prompt`, `tier`, `sampling_rate`, `crop`, `generate()`'s)."""
+        if self._grounded_count(candidates, kwargs) < 2:
+            raise ValueError(f"ground() needs at least 2 candidates, got {candidates!r}.")
+        pair = self._pairs(audio1, audio2)
+        if not isinstance(pair, dict):
+            raise ValueError("ground() takes one pair: pipe(pairs, grounded=N) grounds many.")
+        kwargs = self._candidate_kwargs(candidates, kwargs)
+        return self._choose(super().__call__(pair, **kwargs), pair, kwargs)
+
+    def _grounded_count(self, grounded, kwargs) -> int:
+        """`grounded` checked: a whole number of candidates, at least 1 (None: 1), and no `num_return_sequences`
+        beside it (grounded decoding sets it)."""
+        if grounded is None:
+            return 1
+        if isinstance(grounded, bool) or not isinstance(grounded, numbers.Integral) or grounded < 1:
+            raise ValueError(f"grounded must be a whole number of candidates, at least 1; got {grounded!r}.")
+        if grounded > 1 and kwargs.get("num_return_sequences") is not None:
+            raise ValueError(
+                f"grounded={grounded} returns one explanation per pair, chosen from {grounded} candidates: leave "
+                "num_return_sequences out (grounded decoding sets it)."
+            )
+        return int(grounded)
+
+    def _candidate_kwargs(self, count: int, kwargs: dict) -> dict:
+        """The call's keyword arguments for `count` candidates per pair: `count` beams (or as many as asked, if
+        more), or `count` samples with `do_sample=True`; beam search also returns its sequence scores."""
+        self._package_module(option="grounded=")  # fail before generating, not after
+        defaults = self.model.generation_config
+        beams = kwargs.get("num_beams") or getattr(defaults, "num_beams", None) or 1
+        sampling = kwargs.get("do_sample", getattr(defaults, "do_sample", False))
+        kwargs = kwargs | {"num_return_sequences": count}
+        if not sampling or beams > 1:
+            kwargs |= {"num_beams": max(count, beams), "return_dict_in_generate": True, "output_scores": True}
+        return kwargs
+
+    def _choose(self, results: list[dict], pair: dict, kwargs: dict):
+        """The best grounded of one pair's candidate `results` (measured once)."""
+        measured = self.measure(pair["audio1"], pair["audio2"], kwargs.get("sampling_rate"), kwargs.get("crop"))
+        scores = [result.get("score") for result in results]
+        return self._package_module(option="grounded=").choose_candidate(
+            [result["generated_text"] for result in results],
+            measured,
+            None if any(score is None for score in scores) else scores,
+        )
 
     def localize(
         self,
@@ -173,14 +244,24 @@ class AudioDifferencePipeline(Pipeline):
         )
 
     def _forward(self, model_inputs, generate_kwargs=None):
-        sequences = self.model.generate(**model_inputs, **(generate_kwargs or {}))
+        output = self.model.generate(**model_inputs, **(generate_kwargs or {}))
         pairs = model_inputs["input_ids"].shape[0]
-        return {"sequences": sequences.reshape(pairs, -1, sequences.shape[-1])}  # (pairs, returned sequences, length)
+        sequences = getattr(output, "sequences", output)  # with return_dict_in_generate=True, a ModelOutput
+        result = {"sequences": sequences.reshape(pairs, -1, sequences.shape[-1])}  # (pairs, returned, length)
+        scores = getattr(output, "sequences_scores", None)  # beam search's, with output_scores=True
+        if scores is not None:
+            result["sequences_scores"] = scores.reshape(pairs, -1)
+        return result
 
     def postprocess(self, model_outputs):
         sequences = model_outputs["sequences"]
         texts = self.processor.batch_decode(sequences.reshape(-1, sequences.shape[-1]), skip_special_tokens=True)
-        return [{"generated_text": text} for text in texts]
+        results = [{"generated_text": text} for text in texts]
+        scores = model_outputs.get("sequences_scores")
+        if scores is not None:
+            for result, score in zip(results, scores.reshape(-1).tolist(), strict=True):
+                result["score"] = score
+        return results
 
 
 __all__ = ["AudioDifferencePipeline"]

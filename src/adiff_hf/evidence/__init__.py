@@ -4,7 +4,8 @@
   centroid / roll-off / bandwidth / flatness, f0, onset rate and tempo, an SNR and a decay-time estimate, speech;
 - [`compare_clips`]: the differences between two clips above just-noticeable thresholds, as sentences with their
   numbers, and the full table;
-- [`check_claims`]: each claim of an explanation `supported`, `contradicted` or `not checkable`.
+- [`check_claims`]: each claim of an explanation `supported`, `contradicted` or `not checkable`;
+- [`choose_candidate`]: of several candidate explanations, the one the measurements back best (grounded decoding).
 
 `librosa`, `pyloudnorm` and `silero-vad` are imported when a clip is measured, not with the package.
 """
@@ -20,6 +21,7 @@ from .claims import (
     parse_claims,
 )
 from .compare import PROPERTIES, Evidence, PropertyState, compare_clips, compare_measurements
+from .grounding import Candidate, Grounding, choose_candidate
 from .measures import MEASURES, ClipMeasurements, Measure, measure_clip, measure_clips
 
 __all__ = [
@@ -29,12 +31,15 @@ __all__ = [
     "OUTCOME_MARKS",
     "PROPERTIES",
     "SUPPORTED",
+    "Candidate",
     "Claim",
     "ClipMeasurements",
     "Evidence",
+    "Grounding",
     "Measure",
     "PropertyState",
     "check_claims",
+    "choose_candidate",
     "compare_clips",
     "compare_measurements",
     "evidence_report",

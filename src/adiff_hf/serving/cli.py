@@ -1,6 +1,7 @@
 """`adiff-hf`: explain, convert, train, evaluate and write model cards from the command line.
 
 adiff-hf explain dog.wav cat.wav --model adiff-base-hf [--tier sentence] [--json] [--plot diff.png] [--evidence]
+    [--grounded 4]
 adiff-hf measure take1.wav take2.wav [--check "Audio 2 is louder."] [--table] [--json]
 adiff-hf localize take1.wav take2.wav [--top-k 3] [--hop 5] [--json] [--plot timeline.png] [--no-model]
 adiff-hf convert --checkpoint adiff_base.pth --output adiff-base-hf
@@ -126,6 +127,14 @@ def _explain_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure both clips, list the differences with their numbers and check the explanation's claims",
     )
+    parser.add_argument(
+        "--grounded",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="grounded decoding: ask for N candidates (N beams), check each against the measured differences and "
+        "print the one with the fewest contradicted claims (then the most supported; then the model's order)",
+    )
     return parser
 
 
@@ -140,13 +149,24 @@ def explain_main(argv: list[str] | None = None) -> dict:
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens
-    explanation = pipe(args.audio1, args.audio2, prompt=prompt, **generate_kwargs)[0]["generated_text"]
-    result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt, "explanation": explanation}
-    text, measured = explanation, None
+    result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt}
+    if args.grounded is not None and args.grounded > 1:  # the pair is measured once, every candidate checked
+        grounding = pipe.ground(args.audio1, args.audio2, args.grounded, prompt=prompt, **generate_kwargs)
+        explanation, measured, claims = grounding.text, grounding.evidence, grounding.claims
+        found = grounding.to_dict()
+        result |= {"explanation": explanation} | {
+            key: found[key] for key in ("evidence", "claims", "candidates", "chosen")
+        }
+        text = f"{explanation}\n\n{grounding.summary()}"
+    else:
+        explanation = pipe(args.audio1, args.audio2, prompt=prompt, **generate_kwargs)[0]["generated_text"]
+        result["explanation"] = explanation
+        text, measured, claims = explanation, None, None
+        if args.evidence:
+            measured, claims = pipe.check(explanation, args.audio1, args.audio2)
+            result |= {"evidence": measured.to_dict(), "claims": [claim.to_dict() for claim in claims]}
     if args.evidence:
-        measured, claims = pipe.check(explanation, args.audio1, args.audio2)
-        result |= {"evidence": measured.to_dict(), "claims": [claim.to_dict() for claim in claims]}
-        text = f"{explanation}\n\n{evidence_report(measured, claims)}"
+        text = f"{text}\n\n{evidence_report(measured, claims)}"
     if args.plot:
         from .plotting import plot_difference
 
