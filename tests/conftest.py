@@ -79,6 +79,24 @@ def noise(seconds: float, rate: int = 32000, seed: int = 0, amplitude: float = 0
     return (amplitude * np.random.default_rng(seed).standard_normal(int(seconds * rate))).astype(np.float32)
 
 
+def run_cli(*args):
+    """`adiff-hf ARGS` in this process (no interpreter start per call): a `CompletedProcess` with the exit status,
+    stdout and stderr."""
+    import contextlib
+    import io
+    import subprocess
+
+    from adiff_hf.serving.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as stop:
+            code = stop.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 EVIDENCE_RATE = 32_000
 
 

@@ -1,7 +1,5 @@
 """The `adiff-hf` console script: explain (text, JSON, plot), card, and its help."""
 
-import contextlib
-import io
 import json
 import shutil
 import subprocess
@@ -15,6 +13,7 @@ from huggingface_hub import ModelCard
 from PIL import Image
 
 from adiff_hf.prompts import TASK_PROMPTS
+from conftest import run_cli
 
 
 def _cli(*args, cwd=None):
@@ -23,19 +22,6 @@ def _cli(*args, cwd=None):
     return subprocess.run(
         [*command, *map(str, args)], check=False, capture_output=True, text=True, timeout=3600, cwd=cwd
     )
-
-
-def _cli_here(*args):
-    """`adiff-hf ARGS` in this process (the console script itself is tested above): no interpreter start per call."""
-    from adiff_hf.serving.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as stop:
-            code = stop.code
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_console_script_is_installed_and_lists_commands():
@@ -76,7 +62,7 @@ def test_explain_prints_json_and_draws_both_spectrograms(tiny_adiff_dir, clips, 
 def test_explain_errors_name_the_problem(tiny_adiff_dir, clips, tmp_path):
     missing = _cli("explain", tmp_path / "nope.wav", clips["tone"], "--model", tiny_adiff_dir)
     assert missing.returncode != 0 and "nope.wav" in missing.stderr and "Traceback" not in missing.stderr
-    both = _cli_here("explain", clips["tone"], clips["tone"], "--tier", "sentence", "--prompt", "which is louder?")
+    both = run_cli("explain", clips["tone"], clips["tone"], "--tier", "sentence", "--prompt", "which is louder?")
     assert both.returncode == 1 and both.stderr.strip() == (
         "adiff-hf explain: error: Give either `prompt` or `tier`, not both."
     )
@@ -145,20 +131,18 @@ def test_measure_and_explain_with_evidence(tiny_adiff_dir, clips, tmp_path):
     tone, _ = sf.read(clips["tone"], dtype="float32")
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, tone * 0.25, 16000)  # 12 dB down
-    measured = _cli_here(
-        "measure", clips["tone"], quiet, "--check", "Audio 2 is louder. Audio 2 is quieter.", "--table"
-    )
+    measured = run_cli("measure", clips["tone"], quiet, "--check", "Audio 2 is louder. Audio 2 is quieter.", "--table")
     assert measured.returncode == 0, measured.stderr[-3000:]
     assert "Audio 2 is 12.0 LU quieter than audio 1" in measured.stdout
     assert '✗ "louder" (audio 2, loudness): contradicted' in measured.stdout
     assert '✓ "quieter" (audio 2, loudness): supported' in measured.stdout
     assert "| integrated loudness | LUFS |" in measured.stdout
-    as_json = json.loads(_cli_here("measure", clips["tone"], quiet, "--json").stdout)
+    as_json = json.loads(run_cli("measure", clips["tone"], quiet, "--json").stdout)
     assert as_json["evidence"]["differences"] == compare_clips(str(clips["tone"]), str(quiet)).sentences
 
     plot = tmp_path / "annotated.png"
     args = ["explain", clips["tone"], quiet, "--model", tiny_adiff_dir, "--max-new-tokens", "6", "--evidence"]
-    result = _cli_here(*args, "--json", "--plot", plot)
+    result = run_cli(*args, "--json", "--plot", plot)
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(result.stdout.strip().splitlines()[-1])
     evidence = compare_clips(str(clips["tone"]), str(quiet))
@@ -166,11 +150,11 @@ def test_measure_and_explain_with_evidence(tiny_adiff_dir, clips, tmp_path):
     assert record["claims"] == [c.to_dict() for c in check_claims(record["explanation"], evidence)]
     # the annotation lists the measured difference on the difference panel: the picture differs from a plain one
     plain = tmp_path / "plain.png"
-    assert _cli_here(*args[:-1], "--plot", plain).returncode == 0
+    assert run_cli(*args[:-1], "--plot", plain).returncode == 0
     assert np.abs(matplotlib.image.imread(plot) - matplotlib.image.imread(plain)).mean() > 0.001
-    text = _cli_here(*args).stdout
+    text = run_cli(*args).stdout
     assert "Measured differences:\n- Audio 2 is 12.0 LU quieter" in text and "Claims in the explanation:" in text
-    missing = _cli_here("measure", clips["tone"], tmp_path / "gone.wav")
+    missing = run_cli("measure", clips["tone"], tmp_path / "gone.wav")
     assert missing.returncode == 1 and "gone.wav" in missing.stderr and "Traceback" not in missing.stderr
 
 

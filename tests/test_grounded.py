@@ -1,9 +1,6 @@
 """Grounded decoding: the chooser on hand-written candidates, `pipe(..., grounded=N)` and `explain --grounded N`."""
 
-import contextlib
-import io
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ import transformers
 
 import adiff_hf  # noqa: F401  (registers the task)
 from adiff_hf.evidence import SUPPORTED, choose_candidate, compare_clips
-from conftest import EVIDENCE_RATE, melody
+from conftest import EVIDENCE_RATE, melody, run_cli
 
 GEN = {"max_new_tokens": 6}
 QUIETER = 10 ** (-8 / 20)  # audio 2 is audio 1, 8 dB down
@@ -49,18 +46,6 @@ def _strict_json(text: str):
         raise ValueError(f"not strict JSON: {constant}")
 
     return json.loads(text, parse_constant=refuse)
-
-
-def _cli(*args):
-    from adiff_hf.serving.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as stop:
-            code = stop.code
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_the_chooser_passes_over_a_contradicted_candidate(evidence):
@@ -156,14 +141,14 @@ def test_bad_grounded_values_are_named(pipe, pair):
 
 def test_cli_grounded_json_and_text(tiny_adiff_dir, wavs):
     args = ["explain", *wavs, "--model", tiny_adiff_dir, "--max-new-tokens", "6", "--grounded", "3"]
-    result = _cli(*args, "--json")
+    result = run_cli(*args, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     record = _strict_json(result.stdout.strip().splitlines()[-1])
     assert len(record["candidates"]) == 3
     assert {"text", "contradicted", "supported", "rank", "score"} <= set(record["candidates"][0])
     assert record["explanation"] == record["candidates"][record["chosen"] - 1]["text"]
     assert record["evidence"]["differences"] and isinstance(record["claims"], list)
-    text = _cli(*args, "--evidence")
+    text = run_cli(*args, "--evidence")
     assert text.returncode == 0, text.stderr[-3000:]
     lines = text.stdout.splitlines()
     assert lines[0] == record["explanation"]
@@ -172,7 +157,7 @@ def test_cli_grounded_json_and_text(tiny_adiff_dir, wavs):
 
 
 def test_cli_refuses_grounded_zero_in_one_line(tiny_adiff_dir, wavs):
-    result = _cli("explain", *wavs, "--model", tiny_adiff_dir, "--grounded", "0")
+    result = run_cli("explain", *wavs, "--model", tiny_adiff_dir, "--grounded", "0")
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]
     assert "--grounded" in error and "must be at least 1, got '0'" in error
