@@ -19,6 +19,7 @@ from .measures import (
     N_FFT,
     SILENCE_DBFS,
     ClipMeasurements,
+    _db,
     band_top_hz,
     held_band,
     measure_clips,
@@ -610,10 +611,6 @@ def _noise(clips, alignment=None) -> PropertyState:
         state.sign, state.sentence = 0, None
         state.reason = f"audio {noisier}'s noise floor is not higher ({rise:+.1f} dB)"
     return state
-
-
-def _db(power) -> float:
-    return float(10 * np.log10(max(float(power), 1e-20)))
 
 
 def _band_levels_db(clip: ClipMeasurements, edges: np.ndarray) -> np.ndarray:

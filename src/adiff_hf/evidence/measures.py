@@ -630,16 +630,18 @@ def clip_segments(clip, sampling_rate: int | None, name: str, max_seconds: float
     With `max_seconds`, only that much is measured, cut where `crop` says, as the model's processor cuts what it
     hears.
     """
-    rate = native_rate(clip, sampling_rate, name)
-    step = round(SEGMENT_SECONDS * rate)
     if isinstance(clip, (str, os.PathLike)):
-        length = audio_info(clip).frames
+        info = audio_info(clip)  # read once: its rate and its length
+        rate, length = int(info.samplerate), info.frames
+        step = round(SEGMENT_SECONDS * rate)
         start = 0
         if max_seconds is not None and length > round(max_seconds * rate):
             start = crop_offset(length - round(max_seconds * rate), crop)
             wave = read_span(clip, start / rate, max_seconds, rate)
             return rate, [wave], (start / rate, start / rate + len(wave) / rate, length / rate)
         return rate, _joined(iter_blocks(clip, SEGMENT_SECONDS), step // 2), (0.0, length / rate, length / rate)
+    rate = native_rate(clip, sampling_rate, name)
+    step = round(SEGMENT_SECONDS * rate)
     wave = load_clip(clip, rate, rate, name=name)
     length, start = len(wave), 0
     if max_seconds is not None and length > round(max_seconds * rate):
