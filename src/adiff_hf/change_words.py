@@ -34,18 +34,21 @@ PROPERTY_WORDS = {
         1: r"\breverb|\bechoey|\bhall\b|\blarge room|\bspacious|\bcavernous",
         -1: r"\bdrier\b|\bdry\b|\bless reverb",
     },
+    "echo": {1: r"\becho(es|ing)?\b|\bdelay|\brepeats"},
+    "distortion": {1: r"\bdistort|\boverdriven|\bsaturat|\bgritty"},
+    "compression": {
+        1: r"\bcompressed|\bsquashed|\b(dynamics|dynamic range) (is |are )?(squeezed|reduced|narrower)",
+        -1: r"\bmore dynamic\b|\bwider dynamic|\bmore punch",
+    },
+    "bitcrush": {1: r"\bgrainy|\blo-?fi|\bbit-?crush|\bcrushed|\bquantis|\bquantiz"},
     "clipping": {1: r"\bclipped|\bclipping|\boverloaded|\bpeaks (are )?(cut|flattened)"},
     "gap": {1: r"\binterrupt|\bgaps?\b|\bsilences?\b|\bdrops? out|\bcuts? out|\bstops briefly"},
+    "reverse": {1: r"\brevers|\bbackwards"},
     "speech": {1: r"\bspeech|\bspeak(s|ing|er)?\b|\bvoices?\b|\btalk(s|ing)?\b|\bspoken|\bsaying\b"},
 }
 # changes no measurement decides
 UNMEASURED_WORDS = {
-    "echo": r"\becho(es|ing)?\b|\bdelay|\brepeats",
-    "distortion": r"\bdistort|\boverdriven|\bsaturat|\bgritty",
-    "bitcrush": r"\bgrainy|\blo-?fi|\bbit-?crush|\bcrushed",
-    "compression": r"\bcompressed|\bsquashed|\bdynamics",
     "codec": r"\bcodec|\b(tele)?phone\b|\bmp3|\bgsm|\blossy",
-    "reverse": r"\brevers|\bbackwards",
 }
 # the two clips sound the same
 SAME_WORDS = (
@@ -63,16 +66,16 @@ CHANGE_WORDS = {
     "tempo": {True: PROPERTY_WORDS["speed"][1], False: PROPERTY_WORDS["speed"][-1]},
     "pitch": {True: PROPERTY_WORDS["pitch"][1], False: PROPERTY_WORDS["pitch"][-1]},
     "reverb": PROPERTY_WORDS["reverb"][1],
-    "echo": UNMEASURED_WORDS["echo"],
+    "echo": PROPERTY_WORDS["echo"][1],
     "lowpass": PROPERTY_WORDS["treble"][-1],
     "highpass": PROPERTY_WORDS["bass"][-1],
     "noise": PROPERTY_WORDS["noise"][1],
-    "distortion": UNMEASURED_WORDS["distortion"],
+    "distortion": PROPERTY_WORDS["distortion"][1],
     "clipping": PROPERTY_WORDS["clipping"][1],
-    "bitcrush": UNMEASURED_WORDS["bitcrush"],
-    "compression": UNMEASURED_WORDS["compression"],
+    "bitcrush": PROPERTY_WORDS["bitcrush"][1],
+    "compression": PROPERTY_WORDS["compression"][1],
     "codec": UNMEASURED_WORDS["codec"],
-    "reverse": UNMEASURED_WORDS["reverse"],
+    "reverse": PROPERTY_WORDS["reverse"][1],
     "gap": PROPERTY_WORDS["gap"][1],
 }
 

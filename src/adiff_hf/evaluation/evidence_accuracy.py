@@ -33,9 +33,13 @@ CHANGE_PROPERTY = {
     "clipping": ("clipping", 1),
     "gap": ("gap", 1),
     "reverb": ("reverb", 1),
-    "echo": ("reverb", 1),
+    "echo": ("echo", 1),
+    "distortion": ("distortion", 1),
+    "compression": ("compression", 1),
+    "bitcrush": ("bitcrush", 1),
+    "reverse": ("reverse", 0),  # a relation: found in both clips
 }
-GOAL_CHANGES = ("gain", "tempo", "pitch", "lowpass", "highpass", "noise", "clipping", "gap")
+GOAL_CHANGES = tuple(CHANGE_PROPERTY)
 
 
 def expected_sign(change: str, value: float, changed_clip: int) -> int | None:
@@ -78,7 +82,7 @@ def evidence_accuracy(pairs: list[dict], evidences: list) -> dict:
         if sign is None:
             continue
         state = evidence.properties[CHANGE_PROPERTY[change][0]]
-        right = state.sign == sign
+        right = state.present == (True, True) if change == "reverse" else state.sign == sign
         per_change[change]["right"] += right
         if not right and len(misses) < 30:
             misses.append(

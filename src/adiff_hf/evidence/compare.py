@@ -7,10 +7,12 @@ differs: `sign` says which clip has more of it (+1: audio 2, -1: audio 1, 0: no 
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..audio_io import format_hz
+from . import pair
 from .measures import (
     ANALYSIS_RATE,
     ENVELOPE_HOP,
@@ -36,11 +38,16 @@ PROPERTIES = {
     "length": "a longer recording",
     "noise": "noisier",
     "reverb": "more reverberant",
+    "echo": "echoing",
+    "distortion": "distorted (saturated)",
+    "compression": "compressed (narrower dynamics)",
+    "bitcrush": "bit-crushed (coarsely quantised)",
     "clipping": "clipped",
     "gap": "interrupted by silence",
+    "reverse": "the other played backwards",
     "speech": "speech",
 }
-PRESENCE = ("clipping", "gap", "speech")
+PRESENCE = ("clipping", "gap", "reverse", "speech")
 SPEED_RANGE = (0.6, 1.7)  # time-scale factors searched when aligning the two clips' envelopes
 ALIGNED_CORRELATION = 0.6
 AUDIBLE_NOISE_SNR = 50.0  # a noise floor further down than this is not heard over the sound
@@ -51,6 +58,14 @@ SHIFT_LOW_HZ, SHIFT_STEPS_PER_SEMITONE, SHIFT_STEPS, SHIFT_MAX_SEMITONES = 100.0
 SHIFT_CORRELATION, SHIFT_GAIN = 0.83, 0.05
 SHIFT_MIN_SEMITONES = 36  # the band both clips hold must span three octaves for a spectral shift
 MIN_FLOOR_RISE_DB = 3.0  # a noisier clip's noise floor is at least this much higher than the other's
+# sample-by-sample measures (adiff_hf.evidence.pair), read where the two waveforms line up
+SAME_WAVEFORM = 0.5  # the normalised cross-correlation that says two clips hold the same recording, in line
+REVERSED_MATCH, REVERSED_MARGIN = 0.9, 0.2  # played backwards, it matches this well, and this much better
+ECHO_LEVEL, ECHO_INVERSE = 0.25, 0.15  # a repeat this strong one way, and inverted at least this the other way
+SATURATION_BEND, SATURATION_FIT, SATURATION_CREST_DB = 0.3, 0.7, 2.0
+COMPRESSION_SLOPE = 0.67  # the compressed clip's level moves at most this many dB per dB of the other's
+BITCRUSH_MAX_BITS = 8.0  # a bit-crushed clip takes at most 2 ** this many distinct values
+TAIL_EXCESS_DB = 6.0  # a reverberant clip stays this much louder where the other's sounds have died away
 
 
 @dataclass
@@ -724,16 +739,272 @@ def _gap(clips, alignment: tuple[float, float, float]) -> PropertyState:
     return state
 
 
-# every property's rule, in `PROPERTIES` order: each takes the two clips and their alignment (see [`time_scale`])
-RULES = (_loudness, TREBLE, BASS, _pitch, _speed, DURATION, _length, _noise, REVERB, CLIPPING, _gap, SPEECH)
+class PairView:
+    """Two clips' excerpts compared sample by sample (`adiff_hf.evidence.pair`), each measure computed once."""
+
+    def __init__(self, first: ClipMeasurements, second: ClipMeasurements):
+        self.first, self.second = first, second
+        least = ENVELOPE_HOP  # 12 ms
+        self.usable = all(clip.excerpt is not None and len(clip.excerpt) >= least for clip in (first, second))
+
+    @cached_property
+    def match(self) -> tuple[int, float]:
+        return pair.waveform_match(self.first.excerpt, self.second.excerpt)
+
+    @property
+    def aligned(self) -> bool:
+        """Whether the two waveforms line up as the same recording."""
+        return self.usable and abs(self.match[1]) >= SAME_WAVEFORM
+
+    @cached_property
+    def reversal(self) -> tuple[float, float]:
+        return pair.reversal(self.first.excerpt, self.second.excerpt)
+
+    @cached_property
+    def echoes(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        x, y = self.first.excerpt, self.second.excerpt
+        return pair.echo_tap(x, y), pair.echo_tap(y, x)
+
+    @cached_property
+    def saturation(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        x, y = self.first.excerpt, self.second.excerpt
+        return pair.saturation(x, y), pair.saturation(y, x)
+
+    @cached_property
+    def tails(self) -> tuple[tuple[float, int], tuple[float, int]]:
+        """`tail_excess` of audio 2 over audio 1, and of audio 1 over audio 2, on envelopes lined up."""
+        a, b = self.envelopes
+        return pair.tail_excess(a, b), pair.tail_excess(b, a)
+
+    @cached_property
+    def envelopes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two level envelopes, lined up by the waveforms' match."""
+        shift = int(round(self.match[0] / ENVELOPE_HOP))
+        a, b = self.first.envelope_db, self.second.envelope_db
+        return (a, b[shift:]) if shift >= 0 else (a[-shift:], b)
+
+    @cached_property
+    def slope(self) -> tuple[float, int]:
+        return pair.level_slope(*self.envelopes)
+
+    def unaligned_reason(self) -> str:
+        if not self.usable:
+            return "a clip is silent or too short to compare sample by sample"
+        return (
+            f"the two waveforms do not line up (correlation {abs(self.match[1]):.2f}, {SAME_WAVEFORM} needed): "
+            "different recordings, or a change of timing or pitch"
+        )
+
+
+def _reverb(clips, alignment, view: PairView) -> PropertyState:
+    """Where the waveforms line up, the level each clip keeps after the other's sounds stop (`pair.tail_excess`): a
+    reverberant copy stays up while the dry one falls. Otherwise [`REVERB`]'s decay times."""
+    state = REVERB(clips)
+    if not view.aligned or clips[0].envelope_db is None or clips[1].envelope_db is None:
+        return state
+    (excess2, frames2), (excess1, frames1) = view.tails
+    state.numbers |= {"audio2_tail_excess_db": round(excess2, 1), "audio1_tail_excess_db": round(excess1, 1)}
+    if excess2 >= TAIL_EXCESS_DB and excess1 <= 0:
+        state.sign, which, excess = 1, 2, excess2
+    elif excess1 >= TAIL_EXCESS_DB and excess2 <= 0:
+        state.sign, which, excess = -1, 1, excess1
+    else:
+        return state
+    state.reason = None
+    state.sentence = (  # the direct comparison decides over the two decay estimates
+        f"Audio {which} is more reverberant: where audio {3 - which}'s sounds have died away (15 dB down), audio "
+        f"{which} stays {excess:.0f} dB louder."
+    )
+    return state
+
+
+def _echo(clips, alignment, view: PairView) -> PropertyState:
+    """A delayed repeat in the response from one clip to the other (and inverted the other way)."""
+    state = PropertyState("echo")
+    if not view.aligned:
+        state.reason = view.unaligned_reason()
+        return state
+    (delay12, level12), (delay21, level21) = view.echoes
+    state.numbers = {"delay_s": round(delay12, 3), "level_1_to_2": round(level12, 2), "level_2_to_1": round(level21, 2)}
+    same_delay = abs(delay12 - delay21) <= 0.003
+    state.sign = 0
+    if same_delay and level12 >= ECHO_LEVEL and level21 <= -ECHO_INVERSE:
+        state.sign, delay, level = 1, delay12, level12
+    elif same_delay and level21 >= ECHO_LEVEL and level12 <= -ECHO_INVERSE:
+        state.sign, delay, level = -1, delay21, level21
+    if state.sign:
+        which = 2 if state.sign > 0 else 1
+        state.sentence = (
+            f"Audio {which} echoes: it repeats {delay * 1000:.0f} ms after each sound at {20 * np.log10(level):.0f} dB "
+            f"({level:.0%} of the direct sound), which audio {3 - which} does not."
+        )
+    return state
+
+
+def _distortion(clips, alignment, view: PairView) -> PropertyState:
+    """Saturation: one clip's samples bend flat where the other's peak, and its crest factor falls."""
+    state = PropertyState("distortion")
+    crests = [clip.values.get("crest") for clip in clips]
+    if not view.aligned or None in crests:
+        state.reason = view.unaligned_reason() if not view.aligned else _values(clips, "crest")[1]
+        return state
+    (bend12, fit12), (bend21, fit21) = view.saturation
+    state.numbers = {
+        "audio1_crest_db": round(crests[0], 1),
+        "audio2_crest_db": round(crests[1], 1),
+        "bend_1_to_2": round(bend12, 2),
+        "bend_2_to_1": round(bend21, 2),
+    }
+    drop = crests[0] - crests[1]  # > 0: audio 2 has the lower crest factor
+    state.sign = 0
+    if bend12 >= SATURATION_BEND and fit12 >= SATURATION_FIT and drop >= SATURATION_CREST_DB:
+        state.sign = 1
+    elif bend21 >= SATURATION_BEND and fit21 >= SATURATION_FIT and -drop >= SATURATION_CREST_DB:
+        state.sign = -1
+    if state.sign:
+        which = 2 if state.sign > 0 else 1
+        bend = bend12 if which == 2 else bend21
+        state.sentence = (
+            f"Audio {which} is saturated (distorted): its samples flatten where audio {3 - which}'s peak "
+            f"(bend {bend:.2f}), and its crest factor is {abs(drop):.1f} dB lower ({crests[which - 1]:.1f} vs "
+            f"{crests[2 - which]:.1f} dB)."
+        )
+    return state
+
+
+def _compression(clips, alignment, view: PairView) -> PropertyState:
+    """Squeezed dynamics: one clip's level rises less than the other's over the frames both sound in."""
+    state = PropertyState("compression")
+    if not view.aligned or clips[0].envelope_db is None or clips[1].envelope_db is None:
+        state.reason = view.unaligned_reason()
+        return state
+    slope, frames = view.slope
+    state.numbers = {"level_slope_2_per_1": round(slope, 2), "frames": frames}
+    ranges = [clip.values.get("loudness_range") for clip in clips]
+    if None not in ranges:
+        state.numbers |= {"audio1_lra_lu": round(ranges[0], 1), "audio2_lra_lu": round(ranges[1], 1)}
+    state.sign = 0
+    if frames >= 8 and 0 < slope <= COMPRESSION_SLOPE:
+        state.sign = 1
+    elif frames >= 8 and slope >= 1 / COMPRESSION_SLOPE:
+        state.sign = -1
+    if state.sign:
+        which = 2 if state.sign > 0 else 1
+        per = slope if which == 2 else 1 / slope
+        state.sentence = (
+            f"Audio {which} is compressed: its level moves {per:.2f} dB for each dB of audio {3 - which}'s over the "
+            "frames both sound in."
+        )
+    return state
+
+
+def _soft_clipping(states: dict) -> None:
+    """Peaks rounded off rather than cut flat (soft clipping) leave no flat tops: a clip found saturated against
+    the other (`distortion`) has its peaks clipped too."""
+    clipping, saturated = states["clipping"], states["distortion"]
+    if not saturated.sign or clipping.present is None:
+        return
+    which = 2 if saturated.sign > 0 else 1
+    if clipping.present[which - 1]:
+        return
+    present = list(clipping.present)
+    present[which - 1] = True
+    clipping.present = tuple(present)
+    clipping.sign = int(present[1]) - int(present[0])
+    clipping.numbers["soft_clipped"] = which
+    clipping.sentence = (
+        f"Audio {which}'s peaks are clipped (rounded off, as soft clipping and saturation do: see its distortion)."
+        if clipping.sign
+        else None
+    )
+
+
+def _bitcrush(clips, alignment=None) -> PropertyState:
+    """Coarse quantisation: a few dozen distinct sample values, in steps far coarser than the other clip's."""
+    state = PropertyState("bitcrush")
+    levels, reason = _values(clips, "levels")
+    steps, step_reason = _values(clips, "step")
+    if levels is None or steps is None:
+        state.reason = reason or step_reason
+        return state
+    state.numbers = {
+        "audio1_levels_bits": round(levels[0], 1),
+        "audio2_levels_bits": round(levels[1], 1),
+        "audio1_step_dbfs": round(steps[0], 1),
+        "audio2_step_dbfs": round(steps[1], 1),
+    }
+    coarse = [
+        levels[i] <= BITCRUSH_MAX_BITS and steps[i] - steps[1 - i] >= MEASURES["step"].threshold for i in (0, 1)
+    ]
+    state.sign = int(coarse[1]) - int(coarse[0])
+    if state.sign:
+        which = 2 if state.sign > 0 else 1
+        state.sentence = (
+            f"Audio {which} is bit-crushed: its samples take {2 ** levels[which - 1]:.0f} distinct values (about "
+            f"{levels[which - 1]:.0f} bits), in steps {steps[which - 1] - steps[2 - which]:.0f} dB coarser than "
+            f"audio {3 - which}'s."
+        )
+    return state
+
+
+def _reverse(clips, alignment, view: PairView) -> PropertyState:
+    """Whether one clip is the other played backwards (a relation: both clips have it or neither)."""
+    state = PropertyState("reverse")
+    if not view.usable:
+        state.reason = view.unaligned_reason()
+        return state
+    forward, backward = view.reversal
+    state.numbers = {"forward_match": round(forward, 2), "backward_match": round(backward, 2)}
+    if backward >= REVERSED_MATCH and backward - forward >= REVERSED_MARGIN:
+        state.present, state.sign = (True, True), 0
+        state.sentence = (
+            f"Audio 2 is audio 1 played backwards: reversed, its waveform matches with correlation {backward:.2f} "
+            f"(as it is, {forward:.2f})."
+        )
+    elif backward >= REVERSED_MATCH:
+        state.reason = f"the clips match as well as they are ({forward:.2f}) as reversed ({backward:.2f})"
+    elif forward >= SAME_WAVEFORM or alignment[1] >= ALIGNED_CORRELATION:
+        state.present, state.sign = (False, False), 0
+    else:
+        state.reason = "the two waveforms match neither as they are nor reversed"
+    return state
+
+
+# every property's rule, in `PROPERTIES` order: each takes the two clips and their alignment (see [`time_scale`]);
+# those in PAIR_RULES also their sample-by-sample view
+PAIR_RULES = (_reverb, _echo, _distortion, _compression, _reverse)
+RULES = (
+    _loudness,
+    TREBLE,
+    BASS,
+    _pitch,
+    _speed,
+    DURATION,
+    _length,
+    _noise,
+    _reverb,
+    _echo,
+    _distortion,
+    _compression,
+    _bitcrush,
+    CLIPPING,
+    _gap,
+    _reverse,
+    SPEECH,
+)
 
 
 def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> Evidence:
     """The [`Evidence`] from two clips' measurements."""
     clips = (first, second)
     alignment = time_scale(first, second)
-    states = {state.name: state for state in (rule(clips, alignment) for rule in RULES)}
+    view = PairView(first, second)
+    states = {}
+    for rule in RULES:
+        state = rule(clips, alignment, view) if rule in PAIR_RULES else rule(clips, alignment)
+        states[state.name] = state
     _one_filter(states, clips)
+    _soft_clipping(states)
     if states["duration"].differs:  # the sounding spans already say it
         states["length"].sentence = None
     return Evidence(clips, states)

@@ -26,6 +26,8 @@ MIN_GAP_SECONDS = 0.1
 LOUDNESS_BLOCK_SECONDS = 0.4  # BS.1770's gating block
 MIN_DECAY_FALL_DB = 8.0  # a decay is fitted only where the level falls at least this far after an onset
 MAX_DECAY_SECONDS = 10.0  # longer than a cathedral's: what a slower fall measures is not a room
+EXCERPT_SECONDS = 30.0  # the waveform kept for comparing two clips sample by sample
+SHORT_TERM_BLOCKS = 27  # 400 ms blocks every 100 ms that span EBU's 3 s short-term window
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,41 @@ MEASURES = {
             "and at most 10 s results; 50% and at least 0.1 s",
         ),
         Measure(
+            "crest",
+            "crest factor",
+            "dB",
+            3.0,
+            False,
+            "sample peak over the RMS level of the active frames; saturation, clipping and limiting lower it; 3 dB",
+        ),
+        Measure(
+            "loudness_range",
+            "loudness range (LRA)",
+            "LU",
+            3.0,
+            False,
+            "EBU Tech 3342: the 10th to 95th percentile of the 3 s short-term loudness (BS.1770, every 0.1 s), gated "
+            "at -70 LUFS and 20 LU under the mean; clips of 3 s or more; 3 LU",
+        ),
+        Measure(
+            "levels",
+            "distinct sample values",
+            "bits",
+            3.0,
+            False,
+            "log2 of how many distinct sample values the clip takes, at its own rate; a bit-crushed clip takes a few "
+            "dozen; 3 bits (8 times fewer)",
+        ),
+        Measure(
+            "step",
+            "quantisation step",
+            "dBFS",
+            24.0,
+            False,
+            "the median gap between adjacent distinct sample values (16-bit audio: -90 dBFS); coarse quantisation "
+            "makes it large; 24 dB (16 times coarser)",
+        ),
+        Measure(
             "speech",
             "speech",
             "s",
@@ -180,7 +217,9 @@ class ClipMeasurements:
     silero-vad calls speech. The level envelope (`envelope_db`, `active`, every `ENVELOPE_HOP` samples at
     `ANALYSIS_RATE`), the onset envelope (every `HOP`), the power `spectrum` of the loudest quarter of the active
     frames (its shape), the `long_term_spectrum` of all of them and the `noise_floor` (`N_FFT` bins) are kept for
-    comparing clips. `span` is `(start, end, length)` in seconds: what was measured of a recording that long.
+    comparing clips, and the first `EXCERPT_SECONDS` of the waveform at `ANALYSIS_RATE` (`excerpt`) for the measures
+    only two clips together show (`adiff_hf.evidence.pair`). `span` is `(start, end, length)` in seconds: what was
+    measured of a recording that long.
     """
 
     values: dict = field(default_factory=dict)
@@ -193,6 +232,7 @@ class ClipMeasurements:
     spectrum: np.ndarray | None = field(default=None, repr=False)
     long_term_spectrum: np.ndarray | None = field(default=None, repr=False)
     noise_floor: np.ndarray | None = field(default=None, repr=False)
+    excerpt: np.ndarray | None = field(default=None, repr=False)
     name: str = "audio"
     span: tuple[float, float, float] | None = None
 
@@ -242,6 +282,12 @@ def _clipped_percent(wave: np.ndarray) -> float:
     starts, ends = edges[::2], edges[1::2]
     lengths = ends - starts
     return 100.0 * lengths[lengths >= 3].sum() / len(wave)
+
+
+def _quantisation(wave: np.ndarray) -> tuple[int, float]:
+    """How many distinct values the samples take, and the median gap between adjacent ones."""
+    values = np.unique(wave)
+    return len(values), float(np.median(np.diff(values))) if len(values) > 1 else 0.0
 
 
 def _silences(active: np.ndarray, hop_seconds: float) -> list[tuple[float, float]]:
@@ -353,6 +399,9 @@ class _Part:
     f0_frames: int = 0
     speech: list = field(default_factory=list)
     voice: np.ndarray | None = field(default=None, repr=False)  # at VOICE_RATE, until its speech is found
+    levels: int = 0  # distinct sample values, at the clip's own rate
+    step: float = 0.0  # the median gap between adjacent distinct sample values
+    excerpt: np.ndarray | None = field(default=None, repr=False)  # at ANALYSIS_RATE, at most EXCERPT_SECONDS
 
 
 def _measure_part(wave: np.ndarray, rate: int, listen: bool = True) -> _Part:
@@ -363,6 +412,8 @@ def _measure_part(wave: np.ndarray, rate: int, listen: bool = True) -> _Part:
     magnitude = float(np.abs(wave).max())
     y = soxr.resample(wave, rate, ANALYSIS_RATE).astype(np.float32) if rate != ANALYSIS_RATE else wave
     part = _Part(len(wave), len(y), magnitude, _clipped_percent(wave), _envelope(y))
+    part.levels, part.step = _quantisation(wave)
+    part.excerpt = y[: int(EXCERPT_SECONDS * ANALYSIS_RATE)].copy()
     if magnitude < 10 ** (SILENCE_DBFS / 20) or len(y) < 4 * ENVELOPE_HOP:
         return part
     part.loudness_blocks = _loudness_blocks(y)
@@ -508,6 +559,14 @@ def _finish(parts: list[_Part], rate: int, name: str) -> ClipMeasurements:
                 result.set(measure, None, reason)
         return result
     floor_db = _levels(result, envelope_db)
+    if result.values["level"] is not None:
+        result.set("crest", result.values["peak"] - result.values["level"])
+    else:
+        result.set("crest", None, "silent")
+    loudest = max(parts, key=lambda part: part.peak)
+    result.set("levels", np.log2(max(part.levels for part in parts)))
+    result.set("step", 20 * np.log10(loudest.step) if loudest.step > 0 else None, "a single sample value")
+    result.excerpt = parts[0].excerpt
     _finish_loudness(result, parts)
     _finish_spectrum(result, parts)
     _finish_timing(result, parts, floor_db)
@@ -539,6 +598,25 @@ def _finish_loudness(result: ClipMeasurements, parts: list[_Part]) -> None:
         result.set("loudness", gated_loudness(blocks), "under BS.1770's gate (too quiet)")
     else:
         result.set("loudness", None, f"shorter than BS.1770's {LOUDNESS_BLOCK_SECONDS} s block")
+    result.set("loudness_range", loudness_range(blocks), "shorter than 3 s, or under the gates")
+
+
+def loudness_range(blocks) -> float:
+    """EBU Tech 3342 loudness range (LU) from BS.1770 block loudnesses (400 ms every 100 ms): short-term loudness
+    over every 3 s, gated at -70 LUFS and 20 LU under the power mean of the rest, then its 10th to 95th
+    percentile; NaN for less than 3 s."""
+    blocks = np.asarray(blocks, dtype=np.float64)
+    if len(blocks) < SHORT_TERM_BLOCKS:
+        return float("nan")
+    power = 10 ** ((blocks + 0.691) / 10)
+    windows = np.lib.stride_tricks.sliding_window_view(power, SHORT_TERM_BLOCKS).mean(axis=1)
+    short_term = -0.691 + 10 * np.log10(np.maximum(windows, 1e-20))
+    kept = short_term[short_term >= -70.0]
+    if not len(kept):
+        return float("nan")
+    relative = -0.691 + 10 * np.log10(np.mean(10 ** ((kept + 0.691) / 10))) - 20.0
+    kept = kept[kept >= relative]
+    return float(np.percentile(kept, 95) - np.percentile(kept, 10))
 
 
 def _finish_spectrum(result: ClipMeasurements, parts: list[_Part]) -> None:
@@ -698,6 +776,8 @@ def measure_clips(
             parts = []
             for segment in segments:
                 parts.append(_measure_part(segment, rate, listen=not batch))
+                if len(parts) > 1:  # the first segment's waveform is the excerpt kept
+                    parts[-1].excerpt = None
                 bar.update(len(segment) / rate)
             measured.append(parts)
     _listen([part for parts in measured for part in parts])
@@ -722,6 +802,7 @@ __all__ = [
     "clip_segments",
     "gated_loudness",
     "held_band",
+    "loudness_range",
     "measure_clip",
     "measure_clips",
     "speech_segments",

@@ -1,0 +1,192 @@
+"""Measures only the two clips together show: how one clip's waveform maps onto the other's.
+
+Where two clips hold the same recording, the second's samples can be compared with the first's directly: an echo is
+a delayed copy in the impulse response from one to the other, reversal a match with the other played backwards,
+saturation a curve bent at the peaks in the samples' relation, compression a level that rises less than the other's,
+a lossy codec holes cut into the spectrum where the other clip has sound. Each function takes the two clips'
+excerpts (mono, `ANALYSIS_RATE`, as [`ClipMeasurements.excerpt`] keeps them) and returns plain numbers; the rules in
+`adiff_hf.evidence.compare` read them.
+"""
+
+import numpy as np
+
+from .measures import ANALYSIS_RATE, _db
+
+MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a waveform comparison
+ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
+HOLE_DB = 20.0  # a cell this far under the other clip's is a hole
+HOLE_RANGE_DB = 40.0  # cells within this of their frame's loudest count
+
+
+def _fft_size(n: int) -> int:
+    return 1 << int(np.ceil(np.log2(max(n, 2))))
+
+
+def waveform_match(x: np.ndarray, y: np.ndarray, max_lag: float = MAX_LAG_SECONDS) -> tuple[int, float]:
+    """`(lag, correlation)`: where `y` best matches `x` (samples of `y` after `x`; within `max_lag` seconds either
+    way) and the normalised cross-correlation there, from -1 to 1."""
+    if len(x) < 16 or len(y) < 16:
+        return 0, 0.0
+    n = _fft_size(len(x) + len(y))
+    cross = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)
+    reach = min(int(max_lag * ANALYSIS_RATE), n // 2 - 1)
+    lags = np.concatenate([np.arange(0, reach + 1), np.arange(-reach, 0)])
+    values = np.concatenate([cross[: reach + 1], cross[n - reach :]])
+    best = int(np.argmax(np.abs(values)))
+    norm = np.sqrt(np.sum(x.astype(np.float64) ** 2) * np.sum(y.astype(np.float64) ** 2)) + 1e-20
+    return int(lags[best]), float(values[best] / norm)
+
+
+def overlap(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of `x` and `y` that line up when `y` runs `lag` samples after `x`."""
+    if lag >= 0:
+        y = y[lag:]
+    else:
+        x = x[-lag:]
+    n = min(len(x), len(y))
+    return x[:n], y[:n]
+
+
+def reversal(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """`(forward, backward)`: how well `y` matches `x` as it is and played backwards (peak normalised
+    cross-correlation of the waveforms, magnitudes; a reversed copy scores near 1 backwards)."""
+    length = max(len(x), len(y))
+    forward = abs(waveform_match(x, y)[1])
+    # a reversed clip's end lines up with the other's start: compare over the common length from the ends
+    backward = abs(waveform_match(np.pad(x, (0, length - len(x)))[::-1], np.pad(y, (0, length - len(y))))[1])
+    return forward, backward
+
+
+def saturation(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """`(bend, fit)`: how `y`'s samples bend against `x`'s at the peaks. `y ≈ a·x + b·x·|x|` over the aligned
+    samples (`x` scaled to a peak of 1); `bend` is `-b / a` (positive: `y` flattens where `x` peaks, as saturation,
+    clipping and limiting do; negative: `y` is the one with the peaks), `fit` the share of `y`'s power the curve
+    explains (near 1 when one clip is a memoryless function of the other)."""
+    lag, _ = waveform_match(x, y)
+    a, b = overlap(x.astype(np.float64), y.astype(np.float64), lag)
+    peak = np.abs(a).max() if len(a) else 0.0
+    if peak <= 0 or np.sum(b**2) <= 0:
+        return 0.0, 0.0
+    a = a / peak
+    basis = np.stack([a, a * np.abs(a)], axis=1)
+    coefficients, *_ = np.linalg.lstsq(basis, b, rcond=None)
+    residual = b - basis @ coefficients
+    fit = 1.0 - float(np.sum(residual**2) / np.sum(b**2))
+    linear = coefficients[0]
+    if abs(linear) < 1e-12:
+        return 0.0, fit
+    return float(-coefficients[1] / linear), fit
+
+
+def impulse_response(x: np.ndarray, y: np.ndarray, seconds: float = ECHO_LAGS[1]) -> np.ndarray:
+    """The response from `x` to `y` (`y ≈ h * x`) over lags 0 to `seconds`, by regularised deconvolution (the
+    cross-spectrum over `x`'s power plus 1% of its mean, so that bins `x` barely holds do not blow up)."""
+    n = _fft_size(len(x) + len(y))
+    spectrum_x, spectrum_y = np.fft.rfft(x, n), np.fft.rfft(y, n)
+    power = np.abs(spectrum_x) ** 2
+    response = np.fft.irfft(spectrum_y * np.conj(spectrum_x) / (power + 1e-2 * power.mean() + 1e-20), n)
+    return response[: int(seconds * ANALYSIS_RATE)]
+
+
+def echo_tap(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """`(delay, level)`: the strongest repeat in the response from `x` to `y`, `ECHO_LAGS` seconds after the direct
+    sound, as a signed share of the direct sound (an echo added to `y`: positive; taken from `y` (the response
+    from an echoing clip to its dry original inverts the repeat): negative)."""
+    response = impulse_response(x, y)
+    direct_end = int(0.005 * ANALYSIS_RATE)
+    direct = np.abs(response[:direct_end]).max() if len(response) > direct_end else 0.0
+    start = int(ECHO_LAGS[0] * ANALYSIS_RATE)
+    if direct <= 0 or len(response) <= start:
+        return 0.0, 0.0
+    late = response[start:]
+    best = int(np.argmax(np.abs(late)))
+    return (start + best) / ANALYSIS_RATE, float(late[best] / direct)
+
+
+def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 30.0) -> tuple[float, int]:
+    """`(slope, frames)`: how many dB the second clip's level moves per dB of the first's, over the frames both
+    sound in (within `range_db` of their loud level; level envelopes on one time base). Under 1: the second's
+    dynamics are squeezed (compression, limiting, saturation); over 1: the first's are."""
+    n = min(len(first_db), len(second_db))
+    a, b = first_db[:n], second_db[:n]
+    if n < 8:
+        return 1.0, 0
+    both = (a > np.percentile(a, 95) - range_db) & (b > np.percentile(b, 95) - range_db)
+    if both.sum() < 8:
+        return 1.0, int(both.sum())
+    a, b = a[both], b[both]
+    spread_a = np.percentile(a, 90) - np.percentile(a, 10)
+    spread_b = np.percentile(b, 90) - np.percentile(b, 10)
+    if spread_a < 1.0 and spread_b < 1.0:  # a steady sound: nothing to compare
+        return 1.0, int(both.sum())
+    # orthogonal (total least squares) slope: neither clip is the noise-free one
+    a0, b0 = a - a.mean(), b - b.mean()
+    covariance = np.cov(np.stack([a0, b0]))
+    _, vectors = np.linalg.eigh(covariance)
+    direction = vectors[:, -1]
+    if abs(direction[0]) < 1e-9 or direction[1] / direction[0] <= 0:  # no common rise: no slope to read
+        return 1.0, 0
+    return float(direction[1] / direction[0]), int(both.sum())
+
+
+def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 15.0, memory: int = 26) -> tuple[float, int]:
+    """`(excess, frames)`: how much louder `wet_db` stays than `dry_db` (dB, median) in the frames where `dry_db` has
+    fallen `fall_db` or more under its own level of the last `memory` frames (after a sound stops, or the clip
+    ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up there; a dry one has fallen
+    with the other."""
+    # a clip that ends is silent from there: the other's ringing on after it counts
+    n = max(len(dry_db), len(wet_db))
+    floor = min(dry_db.min(), wet_db.min()) if n else 0.0
+    a, b = (np.pad(e, (0, n - len(e)), constant_values=floor) for e in (dry_db, wet_db))
+    if n < memory + 4:
+        return 0.0, 0
+    loud = (a > np.percentile(a, 95) - 10.0) & (b > np.percentile(b, 95) - 10.0)
+    if loud.sum() < 4:
+        return 0.0, 0
+    b = b - np.median(b[loud] - a[loud])
+    recent = np.lib.stride_tricks.sliding_window_view(np.pad(a, (memory, 0), mode="edge"), memory + 1)[:n].max(axis=1)
+    falling = (a <= recent - fall_db) & (recent >= np.percentile(a, 95) - 30.0)
+    if falling.sum() < 4:
+        return 0.0, int(falling.sum())
+    return float(np.median(b[falling] - a[falling])), int(falling.sum())
+
+
+def spectral_holes(x: np.ndarray, y: np.ndarray, n_fft: int = 1024) -> tuple[float, float, float, float]:
+    """`(holes in x, holes in y, steady share in x, steady share in y)`: the share of time-frequency cells (within
+    `HOLE_RANGE_DB` of their frame's loudest, in either clip) where one clip is `HOLE_DB` under the other, and of
+    those the share in frequency bins where the hole lasts through 90% of the frames (a filter's cut, not a codec's
+    scattered holes)."""
+    import librosa
+
+    lag, _ = waveform_match(x, y)
+    a, b = overlap(x, y, lag)
+    if len(a) < n_fft:
+        return 0.0, 0.0, 0.0, 0.0
+    pa = np.abs(librosa.stft(a, n_fft=n_fft, hop_length=n_fft // 4)) ** 2
+    pb = np.abs(librosa.stft(b, n_fft=n_fft, hop_length=n_fft // 4)) ** 2
+    most = np.maximum(pa, pb)
+    cells = most > most.max(axis=0, keepdims=True) * 10 ** (-HOLE_RANGE_DB / 10)
+    cells &= most > most.max() * 1e-6
+    difference = _db(pa) - _db(pb)
+    results = []
+    for hole in (difference < -HOLE_DB, difference > HOLE_DB):
+        counted = hole & cells
+        total = cells.sum()
+        share = counted.sum() / total if total else 0.0
+        per_bin = counted.sum(axis=1) / np.maximum(cells.sum(axis=1), 1)
+        steady = counted[per_bin >= 0.9].sum() / counted.sum() if counted.sum() else 0.0
+        results.append((float(share), float(steady)))
+    return results[0][0], results[1][0], results[0][1], results[1][1]
+
+
+__all__ = [
+    "echo_tap",
+    "impulse_response",
+    "level_slope",
+    "overlap",
+    "reversal",
+    "saturation",
+    "spectral_holes",
+    "tail_excess",
+    "waveform_match",
+]
