@@ -64,6 +64,7 @@ REVERSED_MATCH, REVERSED_MARGIN = 0.9, 0.2  # played backwards, it matches this 
 ECHO_LEVEL, ECHO_INVERSE = 0.25, 0.15  # a repeat this strong one way, and inverted at least this the other way
 SATURATION_BEND, SATURATION_FIT, SATURATION_CREST_DB = 0.3, 0.7, 2.0
 COMPRESSION_SLOPE = 0.67  # the compressed clip's level moves at most this many dB per dB of the other's
+LOCAL_SLOPE = 0.9  # ... and its swings within a second are squeezed too: not a level changed over time
 BITCRUSH_MAX_BITS = 8.0  # a bit-crushed clip takes at most 2 ** this many distinct values
 TAIL_EXCESS_DB = 6.0  # a reverberant clip stays this much louder where the other's sounds have died away
 
@@ -766,7 +767,7 @@ class PairView:
         return pair.echo_tap(x, y), pair.echo_tap(y, x)
 
     @cached_property
-    def saturation(self) -> tuple[tuple[float, float], tuple[float, float]]:
+    def saturation(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         x, y = self.first.excerpt, self.second.excerpt
         return pair.saturation(x, y), pair.saturation(y, x)
 
@@ -784,7 +785,23 @@ class PairView:
         return (a, b[shift:]) if shift >= 0 else (a[-shift:], b)
 
     @cached_property
-    def slope(self) -> tuple[float, int]:
+    def local_slope(self) -> tuple[float, int, float]:
+        """`level_slope` of the two envelopes' swings around their one-second medians."""
+        width = round(ANALYSIS_RATE / ENVELOPE_HOP)
+        a, b = self.envelopes
+        n = min(len(a), len(b))
+        if n < 2 * width:
+            return self.slope
+        from scipy.ndimage import median_filter
+
+        # around a running median: a step in level (a louder passage) is no swing
+        swing = [e[:n] - median_filter(e[:n], size=width, mode="nearest") for e in (a, b)]
+        loud = [e[:n] > np.percentile(e[:n], 95) - 30.0 for e in (a, b)]
+        both = loud[0] & loud[1]
+        return pair.level_slope(swing[0][both] + 100.0, swing[1][both] + 100.0, range_db=200.0)
+
+    @cached_property
+    def slope(self) -> tuple[float, int, float]:
         return pair.level_slope(*self.envelopes)
 
     def unaligned_reason(self) -> str:
@@ -848,7 +865,7 @@ def _distortion(clips, alignment, view: PairView) -> PropertyState:
     if not view.aligned or None in crests:
         state.reason = view.unaligned_reason() if not view.aligned else _values(clips, "crest")[1]
         return state
-    (bend12, fit12), (bend21, fit21) = view.saturation
+    (bend12, fit12, gains12), (bend21, fit21, gains21) = view.saturation
     state.numbers = {
         "audio1_crest_db": round(crests[0], 1),
         "audio2_crest_db": round(crests[1], 1),
@@ -857,10 +874,11 @@ def _distortion(clips, alignment, view: PairView) -> PropertyState:
     }
     drop = crests[0] - crests[1]  # > 0: audio 2 has the lower crest factor
     state.sign = 0
-    if bend12 >= SATURATION_BEND and fit12 >= SATURATION_FIT and drop >= SATURATION_CREST_DB:
-        state.sign = 1
-    elif bend21 >= SATURATION_BEND and fit21 >= SATURATION_FIT and -drop >= SATURATION_CREST_DB:
-        state.sign = -1
+    # a curve, not a level that changes over time (a gain per half second would explain that better)
+    if bend12 >= SATURATION_BEND and fit12 >= SATURATION_FIT and fit12 >= gains12 - 0.01:
+        state.sign = 1 if drop >= SATURATION_CREST_DB else 0
+    if not state.sign and bend21 >= SATURATION_BEND and fit21 >= SATURATION_FIT and fit21 >= gains21 - 0.01:
+        state.sign = -1 if -drop >= SATURATION_CREST_DB else 0
     if state.sign:
         which = 2 if state.sign > 0 else 1
         bend = bend12 if which == 2 else bend21
@@ -878,15 +896,17 @@ def _compression(clips, alignment, view: PairView) -> PropertyState:
     if not view.aligned or clips[0].envelope_db is None or clips[1].envelope_db is None:
         state.reason = view.unaligned_reason()
         return state
-    slope, frames = view.slope
-    state.numbers = {"level_slope_2_per_1": round(slope, 2), "frames": frames}
+    slope, frames, correlation = view.slope
+    state.numbers = {"level_slope_2_per_1": round(slope, 2), "frames": frames, "correlation": round(correlation, 2)}
     ranges = [clip.values.get("loudness_range") for clip in clips]
     if None not in ranges:
         state.numbers |= {"audio1_lra_lu": round(ranges[0], 1), "audio2_lra_lu": round(ranges[1], 1)}
     state.sign = 0
-    if frames >= 8 and 0 < slope <= COMPRESSION_SLOPE:
+    local, _, _ = view.local_slope
+    state.numbers["local_slope_2_per_1"] = round(local, 2)
+    if frames >= 8 and 0 < slope <= COMPRESSION_SLOPE and local <= LOCAL_SLOPE:
         state.sign = 1
-    elif frames >= 8 and slope >= 1 / COMPRESSION_SLOPE:
+    elif frames >= 8 and slope >= 1 / COMPRESSION_SLOPE and local >= 1 / LOCAL_SLOPE:
         state.sign = -1
     if state.sign:
         which = 2 if state.sign > 0 else 1

@@ -57,25 +57,33 @@ def reversal(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return forward, backward
 
 
-def saturation(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """`(bend, fit)`: how `y`'s samples bend against `x`'s at the peaks. `y ≈ a·x + b·x·|x|` over the aligned
-    samples (`x` scaled to a peak of 1); `bend` is `-b / a` (positive: `y` flattens where `x` peaks, as saturation,
-    clipping and limiting do; negative: `y` is the one with the peaks), `fit` the share of `y`'s power the curve
-    explains (near 1 when one clip is a memoryless function of the other)."""
+def saturation(x: np.ndarray, y: np.ndarray, block_seconds: float = 0.5) -> tuple[float, float, float]:
+    """`(bend, fit, gain_fit)`: how `y`'s samples bend against `x`'s at the peaks. `y ≈ a·x + b·x·|x|` over the
+    aligned samples (`x` scaled to a peak of 1); `bend` is `-b / a` (positive: `y` flattens where `x` peaks, as
+    saturation, clipping and limiting do; negative: `y` is the one with the peaks), `fit` the share of `y`'s power
+    the curve explains (near 1 when one clip is a memoryless function of the other), and `gain_fit` the share a
+    gain of its own for every `block_seconds` explains instead (near 1 when the level changes over time: a fade,
+    a louder passage)."""
     lag, _ = waveform_match(x, y)
     a, b = overlap(x.astype(np.float64), y.astype(np.float64), lag)
     peak = np.abs(a).max() if len(a) else 0.0
-    if peak <= 0 or np.sum(b**2) <= 0:
-        return 0.0, 0.0
+    power = np.sum(b**2)
+    if peak <= 0 or power <= 0:
+        return 0.0, 0.0, 0.0
     a = a / peak
     basis = np.stack([a, a * np.abs(a)], axis=1)
     coefficients, *_ = np.linalg.lstsq(basis, b, rcond=None)
-    residual = b - basis @ coefficients
-    fit = 1.0 - float(np.sum(residual**2) / np.sum(b**2))
+    fit = 1.0 - float(np.sum((b - basis @ coefficients) ** 2) / power)
+    block = max(1, int(block_seconds * ANALYSIS_RATE))
+    count = len(a) // block
+    blocks_a, blocks_b = a[: count * block].reshape(count, block), b[: count * block].reshape(count, block)
+    gains = (blocks_a * blocks_b).sum(axis=1) / np.maximum((blocks_a**2).sum(axis=1), 1e-20)
+    residual = np.sum((blocks_b - gains[:, None] * blocks_a) ** 2) + np.sum(b[count * block :] ** 2)
+    gain_fit = 1.0 - float(residual / power)
     linear = coefficients[0]
     if abs(linear) < 1e-12:
-        return 0.0, fit
-    return float(-coefficients[1] / linear), fit
+        return 0.0, fit, gain_fit
+    return float(-coefficients[1] / linear), fit, gain_fit
 
 
 def impulse_response(x: np.ndarray, y: np.ndarray, seconds: float = ECHO_LAGS[1]) -> np.ndarray:
@@ -103,37 +111,39 @@ def echo_tap(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return (start + best) / ANALYSIS_RATE, float(late[best] / direct)
 
 
-def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 30.0) -> tuple[float, int]:
-    """`(slope, frames)`: how many dB the second clip's level moves per dB of the first's, over the frames both
-    sound in (within `range_db` of their loud level; level envelopes on one time base). Under 1: the second's
-    dynamics are squeezed (compression, limiting, saturation); over 1: the first's are."""
+def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 30.0) -> tuple[float, int, float]:
+    """`(slope, frames, correlation)`: how many dB the second clip's level moves per dB of the first's, over the
+    frames both sound in (within `range_db` of their loud level; level envelopes on one time base), and how closely
+    the two levels follow each other. Under 1: the second's dynamics are squeezed (compression, limiting,
+    saturation); over 1: the first's are."""
     n = min(len(first_db), len(second_db))
     a, b = first_db[:n], second_db[:n]
     if n < 8:
-        return 1.0, 0
+        return 1.0, 0, 0.0
     both = (a > np.percentile(a, 95) - range_db) & (b > np.percentile(b, 95) - range_db)
     if both.sum() < 8:
-        return 1.0, int(both.sum())
+        return 1.0, int(both.sum()), 0.0
     a, b = a[both], b[both]
     spread_a = np.percentile(a, 90) - np.percentile(a, 10)
     spread_b = np.percentile(b, 90) - np.percentile(b, 10)
     if spread_a < 1.0 and spread_b < 1.0:  # a steady sound: nothing to compare
-        return 1.0, int(both.sum())
+        return 1.0, int(both.sum()), 0.0
+    correlation = float(np.corrcoef(a, b)[0, 1])
     # orthogonal (total least squares) slope: neither clip is the noise-free one
     a0, b0 = a - a.mean(), b - b.mean()
     covariance = np.cov(np.stack([a0, b0]))
     _, vectors = np.linalg.eigh(covariance)
     direction = vectors[:, -1]
     if abs(direction[0]) < 1e-9 or direction[1] / direction[0] <= 0:  # no common rise: no slope to read
-        return 1.0, 0
-    return float(direction[1] / direction[0]), int(both.sum())
+        return 1.0, 0, correlation
+    return float(direction[1] / direction[0]), int(both.sum()), correlation
 
 
 def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 15.0, memory: int = 26) -> tuple[float, int]:
     """`(excess, frames)`: how much louder `wet_db` stays than `dry_db` (dB, median) in the frames where `dry_db` has
     fallen `fall_db` or more under its own level of the last `memory` frames (after a sound stops, or the clip
-    ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up there; a dry one has fallen
-    with the other."""
+    ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up
+    there; a dry one has fallen with the other."""
     # a clip that ends is silent from there: the other's ringing on after it counts
     n = max(len(dry_db), len(wet_db))
     floor = min(dry_db.min(), wet_db.min()) if n else 0.0
