@@ -61,7 +61,8 @@ def controlled(tmp_path_factory):
 def test_expected_signs_and_clip_swaps():
     assert expected_sign("gain", -8.0, 2) == -1 and expected_sign("gain", -8.0, 1) == 1
     assert expected_sign("tempo", 1.3, 2) == 1 and expected_sign("lowpass", 900, 1) == 1
-    assert expected_sign("reverse", 1.0, 2) is None
+    # reversal is a relation (both clips have it: sign 0, found in both); a codec has no measure here
+    assert expected_sign("reverse", 1.0, 2) == 0 and expected_sign("codec", 9.0, 1) is None
     assert swap_clips("Audio 1 is louder than audio 2; the first clip is muffled.") == (
         "Audio 2 is louder than audio 1; the second clip is muffled."
     )
@@ -76,16 +77,18 @@ def test_accuracy_and_grounding_on_known_pairs(controlled):
         "gain": 1.0,
         "gap": 1.0,
         "pitch": 1.0,
-        "reverse": None,
+        "reverse": 1.0,
     }
     assert result["same_pairs"] == 1 and result["same_no_finding"] == 1.0
     answers = reference_answers(str(controlled), "test")
     texts = [answers[(p["filepath1"], p["filepath2"])][0] for p in pairs]
     right = grounding_accuracy(evidences, texts)
-    assert right["outcomes"] == {"supported": 4, "not checkable": 1} and right["flagged_of_checkable"] == 0.0
+    # the reversed pair's "played backwards" is measured now: every claim is supported
+    assert right["outcomes"] == {"supported": 5} and right["flagged_of_checkable"] == 0.0
     wrong = grounding_accuracy(evidences[:4], [swap_clips(t) for t in texts[:4]])
-    assert wrong["outcomes"] == {"contradicted": 3, "not checkable": 1}
-    assert wrong["flagged_of_checkable"] == 1.0 and wrong["flagged_of_all"] == 0.75
+    # "played backwards" stays true with the clips swapped (a relation): supported, the three others contradicted
+    assert wrong["outcomes"] == {"contradicted": 3, "supported": 1}
+    assert wrong["flagged_of_checkable"] == 0.75 and wrong["flagged_of_all"] == 0.75
 
 
 def test_the_benchmark_script_end_to_end(controlled, tmp_path):
@@ -104,4 +107,4 @@ def test_the_benchmark_script_end_to_end(controlled, tmp_path):
     assert results["splits"]["test"]["evidence"]["per_change"]["gain"] == {"pairs": 1, "accuracy": 1.0}
     assert [row["seconds"] for row in results["cost"]] == [1, 2] and all(r["pair_seconds"] > 0 for r in results["cost"])
     assert "| gain | 1 | 100.0% | ≥ 95% |" in done.stdout
-    assert "| the same, clips swapped (wrong) | 4 |" in done.stdout
+    assert "| the same, clips swapped (wrong) | 3 |" in done.stdout  # a reversal swapped is still right
