@@ -795,7 +795,8 @@ class PairView:
         from scipy.ndimage import median_filter
 
         # around a running median: a step in level (a louder passage) is no swing
-        swing = [e[:n] - median_filter(e[:n], size=width, mode="nearest") for e in (a, b)]
+        floored = [np.maximum(e[:n], np.percentile(e[:n], 95) - 40.0) for e in (a, b)]  # silences at one floor
+        swing = [e - median_filter(e, size=width, mode="nearest") for e in floored]
         loud = [e[:n] > np.percentile(e[:n], 95) - 30.0 for e in (a, b)]
         both = loud[0] & loud[1]
         return pair.level_slope(swing[0][both] + 100.0, swing[1][both] + 100.0, range_db=200.0)
