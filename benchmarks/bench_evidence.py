@@ -65,7 +65,8 @@ def run_split(data_dir: str, split: str, model_dir: str | None, max_model_pairs:
         for text in answers[(pair["filepath1"], pair["filepath2"])]:
             right.append((evidence, text, pair["labels"]))
             # a reversal stays true with the clips swapped: no wrong text comes of swapping it
-            if pair["kind"] in ("change", "two_changes") and any(c["change"] != "reverse" for c in pair.get("changes") or [pair]):
+            changes = pair.get("changes") or [pair]
+            if pair["kind"] in ("change", "two_changes") and any(c["change"] != "reverse" for c in changes):
                 wrong.append((evidence, swap_clips(text), pair["labels"]))
     grounding = {
         "builder answers, all tiers (right)": grounding_accuracy(*zip(*right, strict=True)),

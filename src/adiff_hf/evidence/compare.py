@@ -66,6 +66,8 @@ SATURATION_BEND, SATURATION_FIT, SATURATION_CREST_DB = 0.3, 0.7, 2.0
 COMPRESSION_SLOPE = 0.67  # the compressed clip's level moves at most this many dB per dB of the other's
 LOCAL_SLOPE = 0.9  # ... and its swings within a second are squeezed too: not a level changed over time
 BITCRUSH_MAX_BITS = 8.0  # a bit-crushed clip takes at most 2 ** this many distinct values
+FILTER_CUT_DB = 12.0  # a filter's cut: the bands past it this far under the level the clip keeps elsewhere
+HALF_OCTAVES = 50.0 * 2 ** (np.arange(0, 2 * np.log2(ANALYSIS_RATE / 2 / 50.0) + 1) / 2)  # band edges, Hz
 TAIL_EXCESS_DB = 6.0  # a reverberant clip stays this much louder where the other's sounds have died away
 
 
@@ -661,6 +663,45 @@ def _one_filter(states: dict, clips) -> None:
     )
 
 
+def _filter_cut(states: dict, clips, alignment) -> None:
+    """Where the two clips keep the same timing and pitch (the same sound, filtered or not), the treble and bass
+    findings come from the clips' half-octave band levels against each other (`pair.filter_cuts`): a treble cut
+    is all of a clip's upper bands falling `FILTER_CUT_DB` or more under the level it keeps below, relative to
+    the other clip, however little energy the sound has near the cut. The deepest cut found names the filter."""
+    treble, bass = states["treble"], states["bass"]
+    factor, score, _ = alignment
+    if score < ALIGNED_CORRELATION or abs(np.log(factor)) > 0.02 or states["pitch"].sign:
+        return
+    if any(clip.long_term_spectrum is None for clip in clips):
+        return
+    levels = [_band_levels_db(clip, HALF_OCTAVES) for clip in clips]
+    heard = np.maximum(*levels) >= np.maximum(*levels).max() - 50.0
+    if heard.sum() < 4:
+        return
+    cuts = pair.filter_cuts(levels[0][heard], levels[1][heard])
+    name, depth = max(cuts.items(), key=lambda item: item[1])
+    for state in (treble, bass):
+        state.numbers |= {f"{key}_cut_db": round(value, 1) for key, value in cuts.items() if key.startswith(state.name)}
+    if depth < FILTER_CUT_DB:
+        return
+    cut_clip = int(name[-1])
+    kept, other = (treble, bass) if name.startswith("treble") else (bass, treble)
+    kept.sign = -1 if cut_clip == 2 else 1  # the other clip has more treble (or bass)
+    other.sign, other.sentence = 0, None
+    other.reason = f"explained by audio {cut_clip}'s {kept.name} cut ({depth:.0f} dB)"
+    if kept is treble:
+        kept.sentence = (
+            f"Audio {cut_clip} is duller (muffled): its upper frequency bands fall {depth:.0f} dB under the level it "
+            f"keeps below them, against audio {3 - cut_clip}."
+        )
+    else:
+        kept.sentence = (
+            f"Audio {cut_clip} is thinner (less bass): its lower frequency bands fall {depth:.0f} dB under the level "
+            f"it keeps above them, against audio {3 - cut_clip}."
+        )
+    kept.reason = None
+
+
 def _unmatched_gaps(clips) -> list[list[tuple[float, float]]]:
     """Each clip's inner silences that the other clip does not have at the same (duration-scaled) time: for two
     recordings whose timing does not match."""
@@ -954,9 +995,7 @@ def _bitcrush(clips, alignment=None) -> PropertyState:
         "audio1_step_dbfs": round(steps[0], 1),
         "audio2_step_dbfs": round(steps[1], 1),
     }
-    coarse = [
-        levels[i] <= BITCRUSH_MAX_BITS and steps[i] - steps[1 - i] >= MEASURES["step"].threshold for i in (0, 1)
-    ]
+    coarse = [levels[i] <= BITCRUSH_MAX_BITS and steps[i] - steps[1 - i] >= MEASURES["step"].threshold for i in (0, 1)]
     state.sign = int(coarse[1]) - int(coarse[0])
     if state.sign:
         which = 2 if state.sign > 0 else 1
@@ -1025,6 +1064,7 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
         state = rule(clips, alignment, view) if rule in PAIR_RULES else rule(clips, alignment)
         states[state.name] = state
     _one_filter(states, clips)
+    _filter_cut(states, clips, alignment)
     _soft_clipping(states)
     if states["duration"].differs:  # the sounding spans already say it
         states["length"].sentence = None

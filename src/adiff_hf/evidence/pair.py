@@ -161,6 +161,60 @@ def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 15.0, m
     return float(np.median(b[falling] - a[falling])), int(falling.sum())
 
 
+def band_edge(kept: np.ndarray, cut: np.ndarray, depth_db: float = 30.0) -> tuple[float, float, float]:
+    """`(edge_hz, width_octaves, held_above_db)`: where the power spectrum `cut` (N bins from 0 Hz to Nyquist at
+    `ANALYSIS_RATE`) falls away under `kept` at the top, read on the level difference `cut - kept` (dB, 0 where the
+    two agree at the low end): the lowest frequency from which it stays `depth_db` or more under for good, how many
+    octaves below that it was still within 3 dB, and how far over `kept`'s strongest bin minus 60 dB `kept` still
+    holds sound just above the edge (0 or less: nothing there to cut). `(0, inf, 0)` where `cut` has no such edge."""
+    bins = len(kept)
+    hz = np.arange(bins) * ANALYSIS_RATE / (2 * (bins - 1))
+    held = kept >= kept.max() * 1e-6
+    difference = _db(cut) - _db(kept)
+    low = held & (hz >= 100) & (hz <= 1000)
+    if not low.any() or not held.any():
+        return 0.0, float("inf"), 0.0
+    difference = difference - np.median(difference[low])
+    top = int(np.flatnonzero(held)[-1])
+    deep = difference[: top + 1] <= -depth_db
+    # the edge: the start of the last run of deep bins reaching the top of kept's band
+    if not deep[top]:
+        return 0.0, float("inf"), 0.0
+    start = top
+    while start > 0 and deep[start - 1]:
+        start -= 1
+    if hz[start] <= 0:
+        return 0.0, float("inf"), 0.0
+    within = np.flatnonzero(difference[:start] >= -3.0)
+    if not len(within) or hz[within[-1]] <= 0:
+        return float(hz[start]), float("inf"), 0.0
+    width = float(np.log2(hz[start] / hz[within[-1]]))
+    above = slice(start, min(bins, start + max(2, start // 4)))
+    held_above = float(_db(kept[above].mean()) - (_db(kept.max()) - 60.0))
+    return float(hz[start]), width, held_above
+
+
+def filter_cuts(first_db: np.ndarray, second_db: np.ndarray) -> dict:
+    """How deep a filter cut each clip shows against the other, from their band levels (dB, low to high bands, the
+    bands either clip holds sound in). For each of "treble1", "treble2", "bass1", "bass2": the most, over every
+    split into lower and upper bands, that one side of the level difference lies beyond the median of the other
+    side, where the other side is the pass band (the two clips' levels agree best there: a filter changes the level
+    past its cut, and a level restored afterwards changes the rest far less). A gain on the whole clip changes none
+    of them."""
+    difference = second_db - first_db  # > 0 where audio 2 is the louder
+    cuts = {"treble1": 0.0, "treble2": 0.0, "bass1": 0.0, "bass2": 0.0}
+    for k in range(1, len(difference)):
+        low, high = difference[:k], difference[k:]
+        low_middle, high_middle = float(np.median(low)), float(np.median(high))
+        if abs(low_middle) <= abs(high_middle):  # the lower bands pass: a treble cut in one clip
+            cuts["treble2"] = max(cuts["treble2"], low_middle - float(high.max()))
+            cuts["treble1"] = max(cuts["treble1"], float(high.min()) - low_middle)
+        else:  # the upper bands pass: a bass cut
+            cuts["bass2"] = max(cuts["bass2"], high_middle - float(low.max()))
+            cuts["bass1"] = max(cuts["bass1"], float(low.min()) - high_middle)
+    return cuts
+
+
 def spectral_holes(x: np.ndarray, y: np.ndarray, n_fft: int = 1024) -> tuple[float, float, float, float]:
     """`(holes in x, holes in y, steady share in x, steady share in y)`: the share of time-frequency cells (within
     `HOLE_RANGE_DB` of their frame's loudest, in either clip) where one clip is `HOLE_DB` under the other, and of
@@ -190,7 +244,9 @@ def spectral_holes(x: np.ndarray, y: np.ndarray, n_fft: int = 1024) -> tuple[flo
 
 
 __all__ = [
+    "band_edge",
     "echo_tap",
+    "filter_cuts",
     "impulse_response",
     "level_slope",
     "overlap",
