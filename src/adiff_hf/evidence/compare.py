@@ -68,7 +68,7 @@ LOCAL_SLOPE = 0.9  # ... and its swings within a second are squeezed too: not a 
 BITCRUSH_MAX_BITS = 8.0  # a bit-crushed clip takes at most 2 ** this many distinct values
 FILTER_CUT_DB = 12.0  # a filter's cut: the bands past it this far under the level the clip keeps elsewhere
 HALF_OCTAVES = 50.0 * 2 ** (np.arange(0, 2 * np.log2(ANALYSIS_RATE / 2 / 50.0) + 1) / 2)  # band edges, Hz
-TAIL_EXCESS_DB = 6.0  # a reverberant clip stays this much louder where the other's sounds have died away
+TAIL_EXCESS_DB = 5.0  # a reverberant clip stays this much louder where the other's sounds have died away
 
 
 @dataclass

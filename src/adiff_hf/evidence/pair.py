@@ -139,7 +139,7 @@ def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 3
     return float(direction[1] / direction[0]), int(both.sum()), correlation
 
 
-def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 15.0, memory: int = 26) -> tuple[float, int]:
+def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 10.0, memory: int = 43) -> tuple[float, int]:
     """`(excess, frames)`: how much louder `wet_db` stays than `dry_db` (dB, median) in the frames where `dry_db` has
     fallen `fall_db` or more under its own level of the last `memory` frames (after a sound stops, or the clip
     ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up
@@ -155,7 +155,7 @@ def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 15.0, m
         return 0.0, 0
     b = b - np.median(b[loud] - a[loud])
     recent = np.lib.stride_tricks.sliding_window_view(np.pad(a, (memory, 0), mode="edge"), memory + 1)[:n].max(axis=1)
-    falling = (a <= recent - fall_db) & (recent >= np.percentile(a, 95) - 30.0)
+    falling = (a <= recent - fall_db) & (recent >= np.percentile(a, 95) - 40.0)
     if falling.sum() < 4:
         return 0.0, int(falling.sum())
     return float(np.median(b[falling] - a[falling])), int(falling.sum())
