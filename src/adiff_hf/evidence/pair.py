@@ -3,7 +3,8 @@
 Where two clips hold the same recording, the second's samples can be compared with the first's directly: an echo is
 a delayed copy in the impulse response from one to the other, reversal a match with the other played backwards,
 saturation a curve bent at the peaks in the samples' relation, compression a level that rises less than the other's,
-a lossy codec holes cut into the spectrum where the other clip has sound. Each function takes the two clips'
+reverberation a level that stays up where the other's has fallen, a filter's cut the bands past it falling under the
+level the rest keeps. Each function takes the two clips'
 excerpts (mono, `ANALYSIS_RATE`, as [`ClipMeasurements.excerpt`] keeps them) and returns plain numbers; the rules in
 `adiff_hf.evidence.compare` read them.
 """
@@ -14,8 +15,7 @@ from .measures import ANALYSIS_RATE, _db
 
 MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a waveform comparison
 ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
-HOLE_DB = 20.0  # a cell this far under the other clip's is a hole
-HOLE_RANGE_DB = 40.0  # cells within this of their frame's loudest count
+WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
 
 
 def _fft_size(n: int) -> int:
@@ -143,7 +143,8 @@ def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 10.0, m
     """`(excess, frames)`: how much louder `wet_db` stays than `dry_db` (dB, median) in the frames where `dry_db` has
     fallen `fall_db` or more under its own level of the last `memory` frames (after a sound stops, or the clip
     ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up
-    there; a dry one has fallen with the other."""
+    there, falling more slowly; a dry one has fallen with the other. 0 where `wet_db` does not fall there at all
+    (a level changed in steps)."""
     # a clip that ends is silent from there: the other's ringing on after it counts
     n = max(len(dry_db), len(wet_db))
     floor = min(dry_db.min(), wet_db.min()) if n else 0.0
@@ -154,44 +155,17 @@ def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 10.0, m
     if loud.sum() < 4:
         return 0.0, 0
     b = b - np.median(b[loud] - a[loud])
-    recent = np.lib.stride_tricks.sliding_window_view(np.pad(a, (memory, 0), mode="edge"), memory + 1)[:n].max(axis=1)
-    falling = (a <= recent - fall_db) & (recent >= np.percentile(a, 95) - 40.0)
+    def recent(e):  # each frame's loudest of the last `memory` frames
+        return np.lib.stride_tricks.sliding_window_view(np.pad(e, (memory, 0), mode="edge"), memory + 1)[:n].max(1)
+
+    before = recent(a)
+    falling = (a <= before - fall_db) & (before >= np.percentile(a, 95) - 40.0)
     if falling.sum() < 4:
         return 0.0, int(falling.sum())
+    # a tail decays too, only later: where the other clip does not fall at all, the level changed (a step), no more
+    if np.median((recent(b) - b)[falling]) < WET_FALL_DB:
+        return 0.0, int(falling.sum())
     return float(np.median(b[falling] - a[falling])), int(falling.sum())
-
-
-def band_edge(kept: np.ndarray, cut: np.ndarray, depth_db: float = 30.0) -> tuple[float, float, float]:
-    """`(edge_hz, width_octaves, held_above_db)`: where the power spectrum `cut` (N bins from 0 Hz to Nyquist at
-    `ANALYSIS_RATE`) falls away under `kept` at the top, read on the level difference `cut - kept` (dB, 0 where the
-    two agree at the low end): the lowest frequency from which it stays `depth_db` or more under for good, how many
-    octaves below that it was still within 3 dB, and how far over `kept`'s strongest bin minus 60 dB `kept` still
-    holds sound just above the edge (0 or less: nothing there to cut). `(0, inf, 0)` where `cut` has no such edge."""
-    bins = len(kept)
-    hz = np.arange(bins) * ANALYSIS_RATE / (2 * (bins - 1))
-    held = kept >= kept.max() * 1e-6
-    difference = _db(cut) - _db(kept)
-    low = held & (hz >= 100) & (hz <= 1000)
-    if not low.any() or not held.any():
-        return 0.0, float("inf"), 0.0
-    difference = difference - np.median(difference[low])
-    top = int(np.flatnonzero(held)[-1])
-    deep = difference[: top + 1] <= -depth_db
-    # the edge: the start of the last run of deep bins reaching the top of kept's band
-    if not deep[top]:
-        return 0.0, float("inf"), 0.0
-    start = top
-    while start > 0 and deep[start - 1]:
-        start -= 1
-    if hz[start] <= 0:
-        return 0.0, float("inf"), 0.0
-    within = np.flatnonzero(difference[:start] >= -3.0)
-    if not len(within) or hz[within[-1]] <= 0:
-        return float(hz[start]), float("inf"), 0.0
-    width = float(np.log2(hz[start] / hz[within[-1]]))
-    above = slice(start, min(bins, start + max(2, start // 4)))
-    held_above = float(_db(kept[above].mean()) - (_db(kept.max()) - 60.0))
-    return float(hz[start]), width, held_above
 
 
 def filter_cuts(first_db: np.ndarray, second_db: np.ndarray) -> dict:
@@ -215,36 +189,7 @@ def filter_cuts(first_db: np.ndarray, second_db: np.ndarray) -> dict:
     return cuts
 
 
-def spectral_holes(x: np.ndarray, y: np.ndarray, n_fft: int = 1024) -> tuple[float, float, float, float]:
-    """`(holes in x, holes in y, steady share in x, steady share in y)`: the share of time-frequency cells (within
-    `HOLE_RANGE_DB` of their frame's loudest, in either clip) where one clip is `HOLE_DB` under the other, and of
-    those the share in frequency bins where the hole lasts through 90% of the frames (a filter's cut, not a codec's
-    scattered holes)."""
-    import librosa
-
-    lag, _ = waveform_match(x, y)
-    a, b = overlap(x, y, lag)
-    if len(a) < n_fft:
-        return 0.0, 0.0, 0.0, 0.0
-    pa = np.abs(librosa.stft(a, n_fft=n_fft, hop_length=n_fft // 4)) ** 2
-    pb = np.abs(librosa.stft(b, n_fft=n_fft, hop_length=n_fft // 4)) ** 2
-    most = np.maximum(pa, pb)
-    cells = most > most.max(axis=0, keepdims=True) * 10 ** (-HOLE_RANGE_DB / 10)
-    cells &= most > most.max() * 1e-6
-    difference = _db(pa) - _db(pb)
-    results = []
-    for hole in (difference < -HOLE_DB, difference > HOLE_DB):
-        counted = hole & cells
-        total = cells.sum()
-        share = counted.sum() / total if total else 0.0
-        per_bin = counted.sum(axis=1) / np.maximum(cells.sum(axis=1), 1)
-        steady = counted[per_bin >= 0.9].sum() / counted.sum() if counted.sum() else 0.0
-        results.append((float(share), float(steady)))
-    return results[0][0], results[1][0], results[0][1], results[1][1]
-
-
 __all__ = [
-    "band_edge",
     "echo_tap",
     "filter_cuts",
     "impulse_response",
@@ -252,7 +197,6 @@ __all__ = [
     "overlap",
     "reversal",
     "saturation",
-    "spectral_holes",
     "tail_excess",
     "waveform_match",
 ]
