@@ -4,14 +4,14 @@ Where two clips hold the same recording, the second's samples can be compared wi
 a delayed copy in the impulse response from one to the other, reversal a match with the other played backwards,
 saturation a curve bent at the peaks in the samples' relation, compression a level that rises less than the other's,
 reverberation a level that stays up where the other's has fallen, a filter's cut the bands past it falling under the
-level the rest keeps. Each function takes the two clips'
-excerpts (mono, `ANALYSIS_RATE`, as [`ClipMeasurements.excerpt`] keeps them) and returns plain numbers; the rules in
+level the rest keeps. The functions take the two clips' excerpts (mono, `ANALYSIS_RATE`, as
+[`ClipMeasurements.excerpt`] keeps them), level envelopes or band levels, and return plain numbers; the rules in
 `adiff_hf.evidence.compare` read them.
 """
 
 import numpy as np
 
-from .measures import ANALYSIS_RATE, _db
+from .measures import ANALYSIS_RATE
 
 MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a waveform comparison
 ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
@@ -155,6 +155,7 @@ def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 10.0, m
     if loud.sum() < 4:
         return 0.0, 0
     b = b - np.median(b[loud] - a[loud])
+
     def recent(e):  # each frame's loudest of the last `memory` frames
         return np.lib.stride_tricks.sliding_window_view(np.pad(e, (memory, 0), mode="edge"), memory + 1)[:n].max(1)
 
