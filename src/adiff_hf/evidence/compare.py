@@ -682,9 +682,10 @@ def _filter_cut(states: dict, clips, alignment) -> None:
     name, depth = max(cuts.items(), key=lambda item: item[1])
     for state in (treble, bass):
         state.numbers |= {f"{key}_cut_db": round(value, 1) for key, value in cuts.items() if key.startswith(state.name)}
-    if depth < FILTER_CUT_DB:
-        return
     cut_clip = int(name[-1])
+    noisier = states["noise"].sign
+    if depth < FILTER_CUT_DB or (noisier and cut_clip != (2 if noisier > 0 else 1)):
+        return  # hiss added to one clip fills its upper bands: no cut of the other's to read
     kept, other = (treble, bass) if name.startswith("treble") else (bass, treble)
     kept.sign = -1 if cut_clip == 2 else 1  # the other clip has more treble (or bass)
     other.sign, other.sentence = 0, None
@@ -871,8 +872,8 @@ def _reverb(clips, alignment, view: PairView) -> PropertyState:
         return state
     state.reason = None
     state.sentence = (  # the direct comparison decides over the two decay estimates
-        f"Audio {which} is more reverberant: where audio {3 - which}'s sounds have died away (15 dB down), audio "
-        f"{which} stays {excess:.0f} dB louder."
+        f"Audio {which} is more reverberant: where audio {3 - which}'s sounds have died away ({pair.TAIL_FALL_DB:.0f} "
+        f"dB down), audio {which} stays {excess:.0f} dB louder."
     )
     return state
 

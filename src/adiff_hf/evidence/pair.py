@@ -15,6 +15,7 @@ from .measures import ANALYSIS_RATE
 
 MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a waveform comparison
 ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
+TAIL_FALL_DB = 10.0  # a dry clip has died away where it is this far under its level of the last half second
 WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
 
 
@@ -139,7 +140,9 @@ def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 3
     return float(direction[1] / direction[0]), int(both.sum()), correlation
 
 
-def tail_excess(dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = 10.0, memory: int = 43) -> tuple[float, int]:
+def tail_excess(
+    dry_db: np.ndarray, wet_db: np.ndarray, fall_db: float = TAIL_FALL_DB, memory: int = 43
+) -> tuple[float, int]:
     """`(excess, frames)`: how much louder `wet_db` stays than `dry_db` (dB, median) in the frames where `dry_db` has
     fallen `fall_db` or more under its own level of the last `memory` frames (after a sound stops, or the clip
     ends), the two level envelopes matched on their loud frames first. A reverberant or echoing copy stays up
