@@ -65,9 +65,11 @@ def measure_pairs(data_dir: str, pairs: list[dict], description: str = "measurin
 
 
 def evidence_accuracy(pairs: list[dict], evidences: list) -> dict:
-    """Per change type: pairs, and the share whose evidence names the changed clip and the change; plus identical
-    and near-identical pairs with no finding (and which findings the others got)."""
+    """Per change type: pairs, the share whose evidence names the changed clip and the change, and the other
+    findings its pairs got (loudness aside); plus identical and near-identical pairs with no finding (and which
+    findings the others got)."""
     per_change, same, spurious, misses = defaultdict(Counter), Counter(), Counter(), []
+    others = defaultdict(Counter)
     for pair, evidence in zip(pairs, evidences, strict=True):
         if pair["kind"] in ("identical", "near_identical"):
             same["pairs"] += 1
@@ -84,6 +86,8 @@ def evidence_accuracy(pairs: list[dict], evidences: list) -> dict:
         state = evidence.properties[CHANGE_PROPERTY[change][0]]
         right = state.present == (True, True) if change == "reverse" else state.sign == sign
         per_change[change]["right"] += right
+        # what else the evidence says of a pair with one change (loudness aside: several changes move it)
+        others[change].update(f.name for f in evidence.findings if f.name not in (state.name, "loudness"))
         if not right and len(misses) < 30:
             misses.append(
                 {"change": change, "value": pair["value"], "files": [pair["filepath1"], pair["filepath2"]]}
@@ -91,6 +95,7 @@ def evidence_accuracy(pairs: list[dict], evidences: list) -> dict:
             )
     table = {
         change: {"pairs": c["pairs"], "accuracy": c["right"] / c["pairs"] if change in CHANGE_PROPERTY else None}
+        | {"other_findings": dict(others[change].most_common())}
         for change, c in sorted(per_change.items())
     }
     return {
