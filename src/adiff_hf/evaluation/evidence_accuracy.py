@@ -124,11 +124,14 @@ def swap_clips(text: str) -> str:
 
 def grounding_accuracy(evidences: list, texts: list[str], labels: list = ()) -> dict:
     """The claim check over `texts` (one per evidence): claims per outcome, the share contradicted among the
-    checkable ones and among all, and the share per property."""
-    outcomes, per_property, examples = Counter(), defaultdict(Counter), []
+    checkable ones and among all, the outcomes per property, and per text whether it was flagged (and if not,
+    why: `_answer_outcome`)."""
+    outcomes, per_property, examples, answers = Counter(), defaultdict(Counter), [], Counter()
     labels = list(labels) or [()] * len(texts)
     for evidence, text, names in zip(evidences, texts, labels, strict=True):
-        for claim in check_claims(text, evidence, ignore=names):
+        claims = check_claims(text, evidence, ignore=names)
+        answers[_answer_outcome(claims)] += 1
+        for claim in claims:
             outcomes[claim.outcome] += 1
             per_property[claim.property][claim.outcome] += 1
             if len(examples) < 12 and claim.outcome == CONTRADICTED:
@@ -142,8 +145,21 @@ def grounding_accuracy(evidences: list, texts: list[str], labels: list = ()) -> 
         "flagged_of_checkable": outcomes[CONTRADICTED] / checkable if checkable else None,
         "flagged_of_all": outcomes[CONTRADICTED] / total if total else None,
         "per_property": {name: dict(c) for name, c in sorted(per_property.items())},
+        "answers": dict(answers),
         "examples": examples,
     }
+
+
+def _answer_outcome(claims) -> str:
+    """A whole text's outcome: "flagged" (a claim contradicted), else why not: "no claim parsed", "nothing
+    checkable" (every claim not checkable), or "claims supported" (the checkable ones all hold)."""
+    if any(claim.outcome == CONTRADICTED for claim in claims):
+        return "flagged"
+    if not claims:
+        return "no claim parsed"
+    if all(claim.outcome == NOT_CHECKABLE for claim in claims):
+        return "nothing checkable"
+    return "claims supported"
 
 
 def reference_answers(data_dir: str, split: str) -> dict[tuple[str, str], list[str]]:
