@@ -85,10 +85,14 @@ def test_accuracy_and_grounding_on_known_pairs(controlled):
     right = grounding_accuracy(evidences, texts)
     # the reversed pair's "played backwards" is measured now: every claim is supported
     assert right["outcomes"] == {"supported": 5} and right["flagged_of_checkable"] == 0.0
+    assert right["answers"] == {"claims supported": 5}
     wrong = grounding_accuracy(evidences[:4], [swap_clips(t) for t in texts[:4]])
     # "played backwards" stays true with the clips swapped (a relation): supported, the three others contradicted
     assert wrong["outcomes"] == {"contradicted": 3, "supported": 1}
     assert wrong["flagged_of_checkable"] == 0.75 and wrong["flagged_of_all"] == 0.75
+    assert wrong["answers"] == {"flagged": 3, "claims supported": 1}
+    empty = grounding_accuracy(evidences[:2], ["Two clips.", "Audio 2 sounds like a phone call."])
+    assert empty["answers"] == {"no claim parsed": 1, "nothing checkable": 1}
 
 
 def test_the_benchmark_script_end_to_end(controlled, tmp_path):
