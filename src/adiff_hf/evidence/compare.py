@@ -791,8 +791,12 @@ class PairView:
         self.usable = all(clip.excerpt is not None and len(clip.excerpt) >= least for clip in (first, second))
 
     @cached_property
+    def waveforms(self) -> pair.Waveforms:
+        return pair.Waveforms(self.first.excerpt, self.second.excerpt)
+
+    @cached_property
     def match(self) -> tuple[int, float]:
-        return pair.waveform_match(self.first.excerpt, self.second.excerpt)
+        return self.waveforms.match()
 
     @property
     def aligned(self) -> bool:
@@ -801,17 +805,16 @@ class PairView:
 
     @cached_property
     def reversal(self) -> tuple[float, float]:
-        return pair.reversal(self.first.excerpt, self.second.excerpt)
+        return self.waveforms.reversal()
 
     @cached_property
     def echoes(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        x, y = self.first.excerpt, self.second.excerpt
-        return pair.echo_tap(x, y), pair.echo_tap(y, x)
+        return self.waveforms.echo_tap(), self.waveforms.echo_tap(forward=False)
 
     @cached_property
     def saturation(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-        x, y = self.first.excerpt, self.second.excerpt
-        return pair.saturation(x, y), pair.saturation(y, x)
+        lag = self.match[0]
+        return self.waveforms.saturation(lag), self.waveforms.saturation(lag, forward=False)
 
     @cached_property
     def tails(self) -> tuple[tuple[float, int], tuple[float, int]]:

@@ -19,25 +19,6 @@ TAIL_FALL_DB = 10.0  # a dry clip has died away where it is this far under its l
 WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
 
 
-def _fft_size(n: int) -> int:
-    return 1 << int(np.ceil(np.log2(max(n, 2))))
-
-
-def waveform_match(x: np.ndarray, y: np.ndarray, max_lag: float = MAX_LAG_SECONDS) -> tuple[int, float]:
-    """`(lag, correlation)`: where `y` best matches `x` (samples of `y` after `x`; within `max_lag` seconds either
-    way) and the normalised cross-correlation there, from -1 to 1."""
-    if len(x) < 16 or len(y) < 16:
-        return 0, 0.0
-    n = _fft_size(len(x) + len(y))
-    cross = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)
-    reach = min(int(max_lag * ANALYSIS_RATE), n // 2 - 1)
-    lags = np.concatenate([np.arange(0, reach + 1), np.arange(-reach, 0)])
-    values = np.concatenate([cross[: reach + 1], cross[n - reach :]])
-    best = int(np.argmax(np.abs(values)))
-    norm = np.sqrt(np.sum(x.astype(np.float64) ** 2) * np.sum(y.astype(np.float64) ** 2)) + 1e-20
-    return int(lags[best]), float(values[best] / norm)
-
-
 def overlap(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
     """The parts of `x` and `y` that line up when `y` runs `lag` samples after `x`."""
     if lag >= 0:
@@ -48,68 +29,95 @@ def overlap(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndar
     return x[:n], y[:n]
 
 
-def reversal(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """`(forward, backward)`: how well `y` matches `x` as it is and played backwards (peak normalised
-    cross-correlation of the waveforms, magnitudes; a reversed copy scores near 1 backwards)."""
-    length = max(len(x), len(y))
-    forward = abs(waveform_match(x, y)[1])
-    # a reversed clip's end lines up with the other's start: compare over the common length from the ends
-    backward = abs(waveform_match(np.pad(x, (0, length - len(x)))[::-1], np.pad(y, (0, length - len(y))))[1])
-    return forward, backward
+class Waveforms:
+    """Two excerpts `x` and `y` compared sample by sample. Their spectra are taken once (zero-padded past the
+    sum of their lengths, so that correlations do not wrap), and every measure reads them."""
 
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = x.astype(np.float64), y.astype(np.float64)
+        self.n = 1 << int(np.ceil(np.log2(max(len(x) + len(y), 2))))
+        self.spectrum_x, self.spectrum_y = np.fft.rfft(self.x, self.n), np.fft.rfft(self.y, self.n)
+        self.norm = float(np.sqrt(np.sum(self.x**2) * np.sum(self.y**2))) + 1e-20
 
-def saturation(x: np.ndarray, y: np.ndarray, block_seconds: float = 0.5) -> tuple[float, float, float]:
-    """`(bend, fit, gain_fit)`: how `y`'s samples bend against `x`'s at the peaks. `y ≈ a·x + b·x·|x|` over the
-    aligned samples (`x` scaled to a peak of 1); `bend` is `-b / a` (positive: `y` flattens where `x` peaks, as
-    saturation, clipping and limiting do; negative: `y` is the one with the peaks), `fit` the share of `y`'s power
-    the curve explains (near 1 when one clip is a memoryless function of the other), and `gain_fit` the share a
-    gain of its own for every `block_seconds` explains instead (near 1 when the level changes over time: a fade,
-    a louder passage)."""
-    lag, _ = waveform_match(x, y)
-    a, b = overlap(x.astype(np.float64), y.astype(np.float64), lag)
-    peak = np.abs(a).max() if len(a) else 0.0
-    power = np.sum(b**2)
-    if peak <= 0 or power <= 0:
-        return 0.0, 0.0, 0.0
-    a = a / peak
-    basis = np.stack([a, a * np.abs(a)], axis=1)
-    coefficients, *_ = np.linalg.lstsq(basis, b, rcond=None)
-    fit = 1.0 - float(np.sum((b - basis @ coefficients) ** 2) / power)
-    block = max(1, int(block_seconds * ANALYSIS_RATE))
-    count = len(a) // block
-    blocks_a, blocks_b = a[: count * block].reshape(count, block), b[: count * block].reshape(count, block)
-    gains = (blocks_a * blocks_b).sum(axis=1) / np.maximum((blocks_a**2).sum(axis=1), 1e-20)
-    residual = np.sum((blocks_b - gains[:, None] * blocks_a) ** 2) + np.sum(b[count * block :] ** 2)
-    gain_fit = 1.0 - float(residual / power)
-    linear = coefficients[0]
-    if abs(linear) < 1e-12:
-        return 0.0, fit, gain_fit
-    return float(-coefficients[1] / linear), fit, gain_fit
+    def _peak(self, cross: np.ndarray, max_lag: float = MAX_LAG_SECONDS) -> tuple[int, float]:
+        reach = min(int(max_lag * ANALYSIS_RATE), self.n // 2 - 1)
+        lags = np.concatenate([np.arange(0, reach + 1), np.arange(-reach, 0)])
+        values = np.concatenate([cross[: reach + 1], cross[self.n - reach :]])
+        best = int(np.argmax(np.abs(values)))
+        return int(lags[best]), float(values[best] / self.norm)
 
+    def match(self) -> tuple[int, float]:
+        """`(lag, correlation)`: where `y` best matches `x` (samples of `y` after `x`, within `MAX_LAG_SECONDS`
+        either way) and the normalised cross-correlation there, from -1 to 1."""
+        if len(self.x) < 16 or len(self.y) < 16:
+            return 0, 0.0
+        return self._peak(np.fft.irfft(self.spectrum_y * np.conj(self.spectrum_x), self.n))
 
-def impulse_response(x: np.ndarray, y: np.ndarray, seconds: float = ECHO_LAGS[1]) -> np.ndarray:
-    """The response from `x` to `y` (`y ≈ h * x`) over lags 0 to `seconds`, by regularised deconvolution (the
-    cross-spectrum over `x`'s power plus 1% of its mean, so that bins `x` barely holds do not blow up)."""
-    n = _fft_size(len(x) + len(y))
-    spectrum_x, spectrum_y = np.fft.rfft(x, n), np.fft.rfft(y, n)
-    power = np.abs(spectrum_x) ** 2
-    response = np.fft.irfft(spectrum_y * np.conj(spectrum_x) / (power + 1e-2 * power.mean() + 1e-20), n)
-    return response[: int(seconds * ANALYSIS_RATE)]
+    def reversal(self) -> tuple[float, float]:
+        """`(forward, backward)`: how well `y` matches `x` as it is and played backwards (peak normalised
+        cross-correlation magnitudes; a reversed copy scores near 1 backwards). `x` reversed over the longer
+        clip's length, so that a reversed clip's end lines up with the other's start."""
+        if len(self.x) < 16 or len(self.y) < 16:
+            return 0.0, 0.0
+        length = max(len(self.x), len(self.y))
+        # the spectrum of x padded to `length` and reversed: conj(X) turned by the shift of length - 1 samples
+        turn = np.exp(-2j * np.pi * np.arange(len(self.spectrum_x)) * (length - 1) / self.n)
+        backward = np.fft.irfft(self.spectrum_y * self.spectrum_x * np.conj(turn), self.n)
+        return abs(self.match()[1]), abs(self._peak(backward)[1])
 
+    def saturation(self, lag: int, forward: bool = True, block_seconds: float = 0.5) -> tuple[float, float, float]:
+        """`(bend, fit, gain_fit)`: how `y`'s samples bend against `x`'s at the peaks (with `forward=False`,
+        `x`'s against `y`'s), lined up at `lag`. `y ≈ a·x + b·x·|x|` over the aligned samples (`x` scaled to a
+        peak of 1); `bend` is `-b / a` (positive: `y` flattens where `x` peaks, as saturation, clipping and
+        limiting do), `fit` the share of `y`'s power the curve explains (near 1 when one clip is a memoryless
+        function of the other), and `gain_fit` the share a gain of its own for every `block_seconds` explains
+        instead (near 1 when the level changes over time: a fade, a louder passage)."""
+        a, b = overlap(self.x, self.y, lag)
+        if not forward:
+            a, b = b, a
+        peak = np.abs(a).max() if len(a) else 0.0
+        power = float(np.sum(b**2))
+        if peak <= 0 or power <= 0:
+            return 0.0, 0.0, 0.0
+        a = a / peak
+        bent = a * np.abs(a)
+        gram = np.array([[a @ a, a @ bent], [a @ bent, bent @ bent]])
+        if abs(np.linalg.det(gram)) < 1e-20:
+            return 0.0, 0.0, 0.0
+        linear, curve = np.linalg.solve(gram, np.array([a @ b, bent @ b]))
+        fit = 1.0 - float(np.sum((b - linear * a - curve * bent) ** 2) / power)
+        block = max(1, int(block_seconds * ANALYSIS_RATE))
+        count = len(a) // block
+        blocks_a, blocks_b = a[: count * block].reshape(count, block), b[: count * block].reshape(count, block)
+        gains = (blocks_a * blocks_b).sum(axis=1) / np.maximum((blocks_a**2).sum(axis=1), 1e-20)
+        residual = np.sum((blocks_b - gains[:, None] * blocks_a) ** 2) + np.sum(b[count * block :] ** 2)
+        gain_fit = 1.0 - float(residual / power)
+        if abs(linear) < 1e-12:
+            return 0.0, fit, gain_fit
+        return float(-curve / linear), fit, gain_fit
 
-def echo_tap(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """`(delay, level)`: the strongest repeat in the response from `x` to `y`, `ECHO_LAGS` seconds after the direct
-    sound, as a signed share of the direct sound (an echo added to `y`: positive; taken from `y` (the response
-    from an echoing clip to its dry original inverts the repeat): negative)."""
-    response = impulse_response(x, y)
-    direct_end = int(0.005 * ANALYSIS_RATE)
-    direct = np.abs(response[:direct_end]).max() if len(response) > direct_end else 0.0
-    start = int(ECHO_LAGS[0] * ANALYSIS_RATE)
-    if direct <= 0 or len(response) <= start:
-        return 0.0, 0.0
-    late = response[start:]
-    best = int(np.argmax(np.abs(late)))
-    return (start + best) / ANALYSIS_RATE, float(late[best] / direct)
+    def impulse_response(self, forward: bool = True, seconds: float = ECHO_LAGS[1]) -> np.ndarray:
+        """The response from `x` to `y` (`y ≈ h * x`; with `forward=False` from `y` to `x`) over lags 0 to
+        `seconds`, by regularised deconvolution (the cross-spectrum over the source's power plus 1% of its mean,
+        so that bins it barely holds do not blow up)."""
+        source, target = (self.spectrum_x, self.spectrum_y) if forward else (self.spectrum_y, self.spectrum_x)
+        power = np.abs(source) ** 2
+        response = np.fft.irfft(target * np.conj(source) / (power + 1e-2 * power.mean() + 1e-20), self.n)
+        return response[: int(seconds * ANALYSIS_RATE)]
+
+    def echo_tap(self, forward: bool = True) -> tuple[float, float]:
+        """`(delay, level)`: the strongest repeat in the response from `x` to `y` (or back), `ECHO_LAGS` seconds
+        after the direct sound, as a signed share of the direct sound (an echo added to `y`: positive; the
+        response from an echoing clip back to its dry original inverts the repeat: negative)."""
+        response = self.impulse_response(forward)
+        direct_end = int(0.005 * ANALYSIS_RATE)
+        direct = np.abs(response[:direct_end]).max() if len(response) > direct_end else 0.0
+        start = int(ECHO_LAGS[0] * ANALYSIS_RATE)
+        if direct <= 0 or len(response) <= start:
+            return 0.0, 0.0
+        late = response[start:]
+        best = int(np.argmax(np.abs(late)))
+        return (start + best) / ANALYSIS_RATE, float(late[best] / direct)
 
 
 def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 30.0) -> tuple[float, int, float]:
@@ -193,14 +201,4 @@ def filter_cuts(first_db: np.ndarray, second_db: np.ndarray) -> dict:
     return cuts
 
 
-__all__ = [
-    "echo_tap",
-    "filter_cuts",
-    "impulse_response",
-    "level_slope",
-    "overlap",
-    "reversal",
-    "saturation",
-    "tail_excess",
-    "waveform_match",
-]
+__all__ = ["Waveforms", "filter_cuts", "level_slope", "overlap", "tail_excess"]
