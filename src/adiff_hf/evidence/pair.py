@@ -30,12 +30,13 @@ def overlap(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndar
 
 
 class Waveforms:
-    """Two excerpts `x` and `y` compared sample by sample. Their spectra are taken once (zero-padded past the
-    sum of their lengths, so that correlations do not wrap), and every measure reads them."""
+    """Two excerpts `x` and `y` compared sample by sample. Their spectra are taken once (zero-padded so that
+    correlations do not wrap), and every measure reads them."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         self.x, self.y = x.astype(np.float64), y.astype(np.float64)
-        self.n = 1 << int(np.ceil(np.log2(max(len(x) + len(y), 2))))
+        # past twice the longer length: the correlation with `x` reversed over that length does not wrap either
+        self.n = 1 << int(np.ceil(np.log2(max(2 * max(len(x), len(y)), 2))))
         self.spectrum_x, self.spectrum_y = np.fft.rfft(self.x, self.n), np.fft.rfft(self.y, self.n)
         self.norm = float(np.sqrt(np.sum(self.x**2) * np.sum(self.y**2))) + 1e-20
 
