@@ -9,36 +9,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.collator import ADiffDataCollator
+from ..data.jsonl import drop_partial_tail
+from ..data.jsonl import read_jsonl as read_predictions
 
 logger = logging.getLogger(__name__)
-
-
-def read_predictions(path: str | os.PathLike) -> list[dict]:
-    """The records of a predictions JSONL; a last line cut short by a crash is ignored."""
-    if not os.path.isfile(path):
-        return []
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                logger.warning(
-                    "%s: line %d is incomplete (an interrupted run); it will be predicted again.", path, number
-                )
-    return records
-
-
-def _drop_partial_tail(path: str | os.PathLike) -> None:
-    """Cut a last line left unfinished by a crash, so that appended records start on a line of their own."""
-    if not os.path.isfile(path):
-        return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)
 
 
 @torch.no_grad()
@@ -68,7 +42,7 @@ def generate_predictions(
             output_path,
             len(todo),
         )
-    _drop_partial_tail(output_path)
+    drop_partial_tail(output_path)
     collator = ADiffDataCollator(processor, crop="start", with_answers=False)
     model.eval()
     with (

@@ -97,11 +97,13 @@ def json_text(result) -> str:
     return json.dumps(_json_ready(result), allow_nan=False)
 
 
-def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The options every model command on a pair shares: the two files, the model, the prompt, the output form."""
+def _pair_parser(prog: str, description: str, files_optional: bool = False) -> argparse.ArgumentParser:
+    """The options every model command on a pair shares: the two files (optional where another option can name
+    pairs), the model, the prompt, the output form."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("audio1", help="first audio file")
-    parser.add_argument("audio2", help="second audio file")
+    nargs = "?" if files_optional else None
+    parser.add_argument("audio1", nargs=nargs, help="first audio file")
+    parser.add_argument("audio2", nargs=nargs, help="second audio file")
     parser.add_argument(
         "--model",
         default=None,
@@ -117,7 +119,17 @@ def _pair_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def _explain_parser() -> argparse.ArgumentParser:
-    parser = _pair_parser("adiff-hf explain", "Explain how two recordings differ.")
+    parser = _pair_parser(
+        "adiff-hf explain", "Explain how two recordings differ (or every pair of a file).", files_optional=True
+    )
+    parser.add_argument(
+        "--pairs",
+        default=None,
+        help="a CSV or JSONL of pairs (columns audio1, audio2, optional tier / prompt; paths relative to its folder): "
+        "explain every one into --output",
+    )
+    parser.add_argument("--output", default=None, help="with --pairs: the JSON Lines written (a rerun resumes it)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="with --pairs: pairs per generate() call")
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument(
         "--plot", type=writable_picture, default=None, help="also draw both log-mels and their difference to this PNG"
@@ -139,16 +151,30 @@ def _explain_parser() -> argparse.ArgumentParser:
 
 
 def explain_main(argv: list[str] | None = None) -> dict:
-    args = _explain_parser().parse_args(argv)
+    parser = _explain_parser()
+    args = parser.parse_args(argv)
     from ..backbones import load_pipeline
     from ..evidence import evidence_report
     from ..prompts import prompt_for
 
+    if args.pairs is not None:
+        if args.audio1 is not None:
+            parser.error("give either two audio files or --pairs, not both")
+        if args.output is None:
+            parser.error("--pairs needs --output (the JSON Lines to write)")
+        if args.plot is not None:
+            parser.error("--plot draws one pair: leave it out with --pairs")
+    elif args.audio1 is None or args.audio2 is None:
+        parser.error("give two audio files (or --pairs FILE --output OUT.jsonl)")
+    elif args.output is not None:
+        parser.error("--output goes with --pairs")
     prompt = prompt_for(args.tier, args.prompt)  # before the model loads: a wrong argument fails at once
-    pipe = load_pipeline(args.model)
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens
+    if args.pairs is not None:
+        return _explain_file(args, prompt, generate_kwargs)
+    pipe = load_pipeline(args.model)
     result = {"audio1": args.audio1, "audio2": args.audio2, "prompt": prompt}
     if args.grounded is not None and args.grounded > 1:  # the pair is measured once, every candidate checked
         grounding = pipe.ground(args.audio1, args.audio2, args.grounded, prompt=prompt, **generate_kwargs)
@@ -174,6 +200,29 @@ def explain_main(argv: list[str] | None = None) -> dict:
         features = pipe.processor.prepare_audio([(args.audio1, args.audio2)])["input_features"][0].numpy()
         result["plot"] = plot_difference(features, explanation, args.plot, pipe.processor, names, measured)
     print(json_text(result) if args.json else text)
+    return result
+
+
+def _explain_file(args, prompt: str, generate_kwargs: dict) -> dict:
+    """`explain --pairs`: every pair of the file into `--output`, then a one-line summary."""
+    from ..backbones import load_pipeline
+    from .batch import explain_pairs, read_pair_rows
+
+    rows = read_pair_rows(args.pairs)  # before the model loads
+    pipe = load_pipeline(args.model)
+    records = explain_pairs(
+        pipe,
+        rows,
+        args.output,
+        folder=os.path.dirname(os.path.abspath(args.pairs)),
+        prompt=prompt if (args.tier or args.prompt) else None,
+        batch_size=args.batch_size,
+        evidence=args.evidence,
+        grounded=args.grounded,
+        **generate_kwargs,
+    )
+    result = {"pairs": args.pairs, "output": args.output, "explained": len(records)}
+    print(json_text(result) if args.json else f"Explained {len(records)} pairs into {args.output}.")
     return result
 
 
