@@ -342,6 +342,9 @@ def _substitute(tokens: list[str], work: Path) -> list[str]:
 def _run_cli(args: list[str], where: str, request) -> None:
     from adiff_hf.serving.cli import main
 
+    if "--pairs" in args and not Path(args[args.index("--pairs") + 1]).exists():  # a pairs file of the examples
+        pairs = "audio1,audio2\nexamples/chime.wav,examples/chime_muffled_reverberant.wav\n"
+        Path(args[args.index("--pairs") + 1]).write_text(pairs + "examples/chime.wav,examples/chime.wav\n")
     for token in args:
         if token in STANDINS and not Path(token).exists():
             if STANDINS[token] == "model":
