@@ -209,7 +209,13 @@ def _explain_file(args, prompt: str, generate_kwargs: dict) -> dict:
     from .batch import explain_pairs, read_pair_rows
 
     rows = read_pair_rows(args.pairs)  # before the model loads
-    pipe = load_pipeline(args.model)
+    state = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under accelerate launch (or torchrun): one shard a process
+        import torch
+        from accelerate import PartialState
+
+        state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes talk over gloo
+    pipe = load_pipeline(args.model, device=None if state is None else str(state.device))
     records = explain_pairs(
         pipe,
         rows,
@@ -219,10 +225,12 @@ def _explain_file(args, prompt: str, generate_kwargs: dict) -> dict:
         batch_size=args.batch_size,
         evidence=args.evidence,
         grounded=args.grounded,
+        state=state,
         **generate_kwargs,
     )
     result = {"pairs": args.pairs, "output": args.output, "explained": len(records)}
-    print(json_text(result) if args.json else f"Explained {len(records)} pairs into {args.output}.")
+    if state is None or state.is_main_process:
+        print(json_text(result) if args.json else f"Explained {len(records)} pairs into {args.output}.")
     return result
 
 
