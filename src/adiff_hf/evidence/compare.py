@@ -663,14 +663,16 @@ def _one_filter(states: dict, clips) -> None:
     )
 
 
-def _filter_cut(states: dict, clips, alignment) -> None:
-    """Where the two clips keep the same timing and pitch (the same sound, filtered or not), the treble and bass
-    findings come from the clips' half-octave band levels against each other (`pair.filter_cuts`): a treble cut
-    is all of a clip's upper bands falling `FILTER_CUT_DB` or more under the level it keeps below, relative to
-    the other clip, however little energy the sound has near the cut. The deepest cut found names the filter."""
+def _filter_cut(states: dict, clips, alignment, view: "PairView") -> None:
+    """Where the two clips keep the same timing and pitch (the same sound, filtered or not: their waveforms or
+    their envelopes line up as they are), the treble and bass findings come from the clips' half-octave band
+    levels against each other (`pair.filter_cuts`): a treble cut is all of a clip's upper bands falling
+    `FILTER_CUT_DB` or more under the level it keeps below, relative to the other clip, however little energy the
+    sound has near the cut. The deepest cut found names the filter."""
     treble, bass = states["treble"], states["bass"]
     factor, score, _ = alignment
-    if score < ALIGNED_CORRELATION or abs(np.log(factor)) > 0.02 or states["pitch"].sign:
+    in_place = view.aligned or (score >= ALIGNED_CORRELATION and abs(np.log(factor)) <= 0.02)
+    if not in_place or states["pitch"].sign:
         return
     if any(clip.long_term_spectrum is None for clip in clips):
         return
@@ -1068,7 +1070,7 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
         state = rule(clips, alignment, view) if rule in PAIR_RULES else rule(clips, alignment)
         states[state.name] = state
     _one_filter(states, clips)
-    _filter_cut(states, clips, alignment)
+    _filter_cut(states, clips, alignment, view)
     _soft_clipping(states)
     if states["duration"].differs:  # the sounding spans already say it
         states["length"].sentence = None

@@ -15,7 +15,9 @@ from .measures import ANALYSIS_RATE
 
 MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a waveform comparison
 ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
+CUT_BANDS = 3  # a filter's cut spans at least this many half-octave bands (one odd band is no filter)
 TAIL_FALL_DB = 10.0  # a dry clip has died away where it is this far under its level of the last half second
+TAIL_RANGE_DB = 50.0  # a tail further under the clip's loud level than this is not heard
 WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
 
 
@@ -61,10 +63,16 @@ class Waveforms:
         if len(self.x) < 16 or len(self.y) < 16:
             return 0.0, 0.0
         length = max(len(self.x), len(self.y))
-        # the spectrum of x padded to `length` and reversed: conj(X) turned by the shift of length - 1 samples
-        turn = np.exp(-2j * np.pi * np.arange(len(self.spectrum_x)) * (length - 1) / self.n)
-        backward = np.fft.irfft(self.spectrum_y * self.spectrum_x * np.conj(turn), self.n)
-        return abs(self.match()[1]), abs(self._peak(backward)[1])
+        # the spectrum of x padded to `length` and reversed: conj(X) turned by the shift of length - 1 samples; and
+        # shifted by fractions of a sample too, since reversing a resampled clip lands between the samples of
+        # resampling the reversed one
+        bins = np.arange(len(self.spectrum_x))
+        best = 0.0
+        for fraction in (-0.5, -0.25, 0.0, 0.25, 0.5):
+            turn = np.exp(2j * np.pi * bins * (length - 1 + fraction) / self.n)
+            backward = np.fft.irfft(self.spectrum_y * self.spectrum_x * turn, self.n)
+            best = max(best, abs(self._peak(backward)[1]))
+        return abs(self.match()[1]), best
 
     def saturation(self, lag: int, forward: bool = True, block_seconds: float = 0.5) -> tuple[float, float, float]:
         """`(bend, fit, gain_fit)`: how `y`'s samples bend against `x`'s at the peaks (with `forward=False`,
@@ -167,6 +175,9 @@ def tail_excess(
     if loud.sum() < 4:
         return 0.0, 0
     b = b - np.median(b[loud] - a[loud])
+    # both at one floor, TAIL_RANGE_DB under the louder: hiss 60 dB down against digital silence is no tail
+    floor = max(np.percentile(a, 95), np.percentile(b, 95)) - TAIL_RANGE_DB
+    a, b = np.maximum(a, floor), np.maximum(b, floor)
 
     def recent(e):  # each frame's loudest of the last `memory` frames
         return np.lib.stride_tricks.sliding_window_view(np.pad(e, (memory, 0), mode="edge"), memory + 1)[:n].max(1)
@@ -181,22 +192,26 @@ def tail_excess(
     return float(np.median(b[falling] - a[falling])), int(falling.sum())
 
 
-def filter_cuts(first_db: np.ndarray, second_db: np.ndarray) -> dict:
+def filter_cuts(first_db: np.ndarray, second_db: np.ndarray, least: int = CUT_BANDS) -> dict:
     """How deep a filter cut each clip shows against the other, from their band levels (dB, low to high bands, the
     bands either clip holds sound in). For each of "treble1", "treble2", "bass1", "bass2": the most, over every
     split into lower and upper bands, that one side of the level difference lies beyond the median of the other
     side, where the other side is the pass band (the two clips' levels agree best there: a filter changes the level
-    past its cut, and a level restored afterwards changes the rest far less). A gain on the whole clip changes none
-    of them."""
+    past its cut, and a level restored afterwards changes the rest far less), and the cut side spans `least` bands
+    or more. A gain on the whole clip changes none of them."""
     difference = second_db - first_db  # > 0 where audio 2 is the louder
     cuts = {"treble1": 0.0, "treble2": 0.0, "bass1": 0.0, "bass2": 0.0}
     for k in range(1, len(difference)):
         low, high = difference[:k], difference[k:]
         low_middle, high_middle = float(np.median(low)), float(np.median(high))
         if abs(low_middle) <= abs(high_middle):  # the lower bands pass: a treble cut in one clip
+            if len(high) < least:
+                continue
             cuts["treble2"] = max(cuts["treble2"], low_middle - float(high.max()))
             cuts["treble1"] = max(cuts["treble1"], float(high.min()) - low_middle)
         else:  # the upper bands pass: a bass cut
+            if len(low) < least:
+                continue
             cuts["bass2"] = max(cuts["bass2"], high_middle - float(low.max()))
             cuts["bass1"] = max(cuts["bass1"], float(low.min()) - high_middle)
     return cuts
