@@ -12,7 +12,7 @@ import csv
 import json
 import os
 
-from ..data.jsonl import drop_partial_tail, read_jsonl
+from ..data.jsonl import drop_partial_tail, finished, fold, read_jsonl, shard
 
 PAIR_COLUMNS = ("audio1", "audio2")
 
@@ -55,30 +55,6 @@ def _resolved(path: str, folder: str) -> str:
     return path if os.path.isabs(path) else os.path.join(folder, path)
 
 
-def _part_paths(output) -> list[str]:
-    """The per-process files of a sharded run into `output` (`OUT.part0`, `OUT.part1`, ...), any process count."""
-    import glob
-
-    return sorted(glob.glob(glob.escape(os.fspath(output)) + ".part*"))
-
-
-def _merge(output) -> None:
-    """Fold the per-process files into `output`, one record per row, in row order; the part files go."""
-    parts = _part_paths(output)
-    records = {record["row"]: record for path in [output, *parts] for record in read_jsonl(path) if "row" in record}
-    ordered = [records[row] for row in sorted(records)]
-    if not parts and [r["row"] for r in read_jsonl(output)] == sorted(records):
-        return  # already whole and in order
-    from .cli import json_text
-
-    temporary = f"{os.fspath(output)}.merging"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.writelines(json_text(record) + "\n" for record in ordered)
-    os.replace(temporary, output)
-    for path in parts:
-        os.remove(path)
-
-
 def explain_pairs(
     pipe,
     rows: list[dict],
@@ -110,52 +86,41 @@ def explain_pairs(
             into `output` in row order once all are done. A rerun, with any process count, resumes from all of them.
         **generate_kwargs: passed to `generate()` (`max_new_tokens`, `num_beams`, ...).
     """
-    from contextlib import nullcontext
-
     from tqdm.auto import tqdm
 
     from ..prompts import prompt_for
     from .cli import json_text
 
-    sharded = state is not None and state.num_processes > 1
-    done = {record["row"] for path in [output, *_part_paths(output)] for record in read_jsonl(path) if "row" in record}
+    done = finished(output, "row")
     todo = [row for row in rows if row["row"] not in done]
     options = dict(generate_kwargs)
     if grounded is not None and grounded > 1:
         options["grounded"] = grounded
     elif evidence:
         options["return_evidence"] = True
+    mine, target = shard(todo, output, state)
+    drop_partial_tail(target)
     main = state is None or state.is_main_process
-    if sharded:
-        state.wait_for_everyone()  # every process has read what is done before any writes
-    with state.split_between_processes(todo) if sharded else nullcontext(todo) as mine:
-        target = f"{os.fspath(output)}.part{state.process_index}" if sharded else output
-        drop_partial_tail(target)
-        bar = tqdm(total=len(mine), desc="explaining", unit="pair", disable=not (progress and main))
-        with open(target, "a", encoding="utf-8") as f, bar:
-            for start in range(0, len(mine), batch_size):
-                chunk = mine[start : start + batch_size]
-                prompts = [prompt_for(row.get("tier") or None, row.get("prompt") or prompt) for row in chunk]
-                results = [None] * len(chunk)
-                for asked in dict.fromkeys(prompts):  # one call per prompt in the batch
-                    members = [i for i, p in enumerate(prompts) if p == asked]
-                    pairs = [tuple(_resolved(chunk[i][c], folder) for c in PAIR_COLUMNS) for i in members]
-                    outputs = pipe(pairs, prompt=asked, batch_size=batch_size, **options)
-                    for i, output_ in zip(members, outputs, strict=True):
-                        results[i] = output_[0]
-                for row, asked, result in zip(chunk, prompts, results, strict=True):
-                    record = dict(row) | {"prompt": asked, "explanation": result["generated_text"]}
-                    keys = ("evidence", "claims", "candidates", "chosen")
-                    record |= {key: result[key] for key in keys if key in result}
-                    f.write(json_text(record) + "\n")
-                f.flush()
-                bar.update(len(chunk))
-    if sharded:
-        state.wait_for_everyone()
-    if main:
-        _merge(output)
-    if sharded:
-        state.wait_for_everyone()
+    bar = tqdm(total=len(mine), desc="explaining", unit="pair", disable=not (progress and main))
+    with open(target, "a", encoding="utf-8") as f, bar:
+        for start in range(0, len(mine), batch_size):
+            chunk = mine[start : start + batch_size]
+            prompts = [prompt_for(row.get("tier") or None, row.get("prompt") or prompt) for row in chunk]
+            results = [None] * len(chunk)
+            for asked in dict.fromkeys(prompts):  # one call per prompt in the batch
+                members = [i for i, p in enumerate(prompts) if p == asked]
+                pairs = [tuple(_resolved(chunk[i][c], folder) for c in PAIR_COLUMNS) for i in members]
+                outputs = pipe(pairs, prompt=asked, batch_size=batch_size, **options)
+                for i, output_ in zip(members, outputs, strict=True):
+                    results[i] = output_[0]
+            for row, asked, result in zip(chunk, prompts, results, strict=True):
+                record = dict(row) | {"prompt": asked, "explanation": result["generated_text"]}
+                keys = ("evidence", "claims", "candidates", "chosen")
+                record |= {key: result[key] for key in keys if key in result}
+                f.write(json_text(record) + "\n")
+            f.flush()
+            bar.update(len(chunk))
+    fold(output, "row", [row["row"] for row in rows], state)
     return sorted(read_jsonl(output), key=lambda record: record["row"])
 
 
