@@ -123,3 +123,23 @@ def test_missing_audio_names_the_file(setup, tmp_path):
     args = [sys.executable, *EVALUATE, "--model", model, "--output_dir", tmp_path, "--acd_csv", broken]
     result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert result.returncode != 0 and "absent.wav" in result.stderr
+
+
+def test_two_processes_predict_and_score_as_one(setup, evaluated, tmp_path):
+    """`accelerate launch --num_processes 2 -m adiff_hf evaluate ...`: each process predicts a share of the rows,
+    the main process folds them and scores; predictions and metrics are one process's."""
+    pytest.importorskip("accelerate")
+    root, toy, model = setup
+    out, _ = evaluated
+    two = tmp_path / "two"
+    args = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    args += [*EVALUATE, "--model", model, "--output_dir", two, "--model_name", "tiny-adiff"]
+    args += ["--acd_csv", toy["test"], "--cld_csv", toy["validation"]]
+    args += ["--max_new_tokens", "8", "--batch_size", "4", "--bootstrap_samples", "20"]
+    result = subprocess.run([str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (two / "predictions.jsonl").read_text() == (out / "predictions.jsonl").read_text()
+    assert not list(two.glob("predictions.jsonl.part*"))
+    first = json.loads((out / "metrics.json").read_text())["results"]
+    second = json.loads((two / "metrics.json").read_text())["results"]
+    assert second == first

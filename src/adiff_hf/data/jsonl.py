@@ -62,18 +62,18 @@ def shard(todo: list, output: str | os.PathLike, state=None) -> tuple[list, str]
 
 
 def fold(output: str | os.PathLike, key: str, order: list, state=None) -> None:
-    """Once every process is done: the main process writes `output` anew with one record per `key`, those in
-    `order` first and in that order, and removes the parts. Nothing is rewritten when there are no parts and the
-    order already holds."""
+    """Once every process is done: where parts are left, the main process writes `output` anew with one record
+    per `key` (those not in `order` first, as they stood; then those in `order`, in that order) and removes the
+    parts. One process appending in order leaves none, and nothing is rewritten."""
     several = state is not None and state.num_processes > 1
     if several:
         state.wait_for_everyone()
     if state is None or state.is_main_process:
         parts = part_paths(output)
-        records = finished(output, key)
-        rank = {k: i for i, k in enumerate(order)}
-        keys = sorted(records, key=lambda k: rank.get(k, len(rank)))
-        if parts or [r[key] for r in read_jsonl(output) if key in r] != keys:
+        if parts:
+            records = finished(output, key)
+            rank = {k: i for i, k in enumerate(order)}
+            keys = sorted(records, key=lambda k: rank.get(k, -1))  # stable: the others keep their order
             temporary = f"{os.fspath(output)}.folding"
             with open(temporary, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(records[k], allow_nan=False) + "\n" for k in keys)

@@ -54,26 +54,34 @@ def evaluate_model(
     bootstrap_samples: int = 500,
     device: str | None = None,
     dtype: str = "float32",
+    state=None,
     **generate_kwargs,
 ) -> dict[str, dict]:
     """Predict, score and write everything a leaderboard and a model card need into `output_dir`.
 
     Files: `predictions.jsonl` (resumable: finished rows are skipped on restart), `metrics.json` (`evaluate.save`),
-    `leaderboard.md`, `model_index.yaml` and `.eval_results/*.yaml`. Returns the metrics per split.
+    `leaderboard.md`, `model_index.yaml` and `.eval_results/*.yaml`. Returns the metrics per split. With `state`
+    (an `accelerate.PartialState` of several processes, as `accelerate launch` starts them), each process predicts
+    a share of the rows on its own device, and the main process scores and writes: the same files as one process.
+    Other processes return `{}`.
     """
     import evaluate
 
     from ..backbones import load_model
 
     os.makedirs(output_dir, exist_ok=True)
+    if state is not None and state.num_processes > 1:
+        device = str(state.device)
     model, processor = load_model(model_name_or_path, device, dtype)
     predictions_path = os.path.join(output_dir, "predictions.jsonl")
     records = []
     for eval_set in eval_sets:
         rows = load_difference_csv(eval_set.csv_files, eval_set.audio_root, missing_audio, max_rows)
         records += generate_predictions(
-            model, processor, rows, predictions_path, eval_set.name, batch_size, **generate_kwargs
+            model, processor, rows, predictions_path, eval_set.name, batch_size, state=state, **generate_kwargs
         )
+    if state is not None and not state.is_main_process:
+        return {}
     results = score_predictions(records, bootstrap_samples)
 
     model_name = model_name or os.path.basename(os.path.normpath(model_name_or_path))

@@ -203,18 +203,24 @@ def explain_main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def launched_state():
+    """The `accelerate.PartialState` of a run `accelerate launch` (or torchrun) started on several processes, else
+    None. Processes without a GPU talk over gloo."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
 def _explain_file(args, prompt: str, generate_kwargs: dict) -> dict:
     """`explain --pairs`: every pair of the file into `--output`, then a one-line summary."""
     from ..backbones import load_pipeline
     from .batch import explain_pairs, read_pair_rows
 
     rows = read_pair_rows(args.pairs)  # before the model loads
-    state = None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under accelerate launch (or torchrun): one shard a process
-        import torch
-        from accelerate import PartialState
-
-        state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes talk over gloo
+    state = launched_state()
     pipe = load_pipeline(args.model, device=None if state is None else str(state.device))
     records = explain_pairs(
         pipe,
@@ -415,6 +421,7 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
         bootstrap_samples=args.bootstrap_samples,
         device=args.device,
         dtype=args.dtype,
+        state=launched_state(),
         **generate_kwargs,
     )
 
