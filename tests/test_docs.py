@@ -169,8 +169,27 @@ class Unclassified(Exception):
     pass
 
 
+def launched(tokens: list[str]) -> list[str]:
+    """`accelerate launch OPTIONS -m adiff_hf COMMAND ...` as `adiff-hf COMMAND ...` (the launcher's options parsed
+    by accelerate's own parser, so that a wrong one fails); any other command as it is."""
+    if tokens[:2] != ["accelerate", "launch"]:
+        return tokens
+    if "-m" not in tokens or tokens[tokens.index("-m") + 1 : tokens.index("-m") + 2] != ["adiff_hf"]:
+        raise Unclassified(f"accelerate launch of something else than -m adiff_hf: {' '.join(tokens)!r}")
+    at = tokens.index("-m")
+    from accelerate.commands.launch import launch_command_parser
+
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            launch_command_parser().parse_args([*tokens[2:at], "-m", "adiff_hf"])
+        except SystemExit:
+            raise Unclassified(f"accelerate launch refuses {' '.join(tokens[2:at])!r}: {err.getvalue()}") from None
+    return ["adiff-hf", *tokens[at + 2 :]]
+
+
 def classify(tokens: list[str]) -> tuple[str, bool]:
     """How a shell command is checked: ("environment" | "run" | "dry", slow)."""
+    tokens = launched(tokens)
     line = " ".join(tokens)
     if not tokens or any(t in {"|", "||", ";", "&", ">", ">>", "<"} for t in tokens):
         raise Unclassified(f"not a single command: {line!r}")
@@ -416,7 +435,7 @@ def check_shell(text: str, where: str, work: Path, request, monkeypatch) -> None
             pytest.fail(f"{where}: {error}")
         if how == "environment":
             continue
-        args = _substitute(tokens, work)
+        args = _substitute(launched(tokens), work)  # one process here: the launch's sharding is tests' own
         if args[0] == "adiff-hf":
             if how == "run":
                 _run_cli(args[1:], where, request)
