@@ -17,7 +17,7 @@ MAX_LAG_SECONDS = 0.25  # how far the two clips' starts may differ for a wavefor
 ECHO_LAGS = (0.06, 0.8)  # seconds: shorter is colouration or a room's early reflections, longer a repeat
 CUT_BANDS = 3  # a filter's cut spans at least this many half-octave bands (one odd band is no filter)
 TAIL_FALL_DB = 10.0  # a dry clip has died away where it is this far under its level of the last half second
-TAIL_RANGE_DB = 50.0  # a tail further under the clip's loud level than this is not heard
+TAIL_RANGE_DB = 60.0  # a tail further under the clip's loud level than this is not heard
 WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
 
 
