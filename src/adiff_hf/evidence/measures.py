@@ -26,7 +26,7 @@ MIN_GAP_SECONDS = 0.1
 LOUDNESS_BLOCK_SECONDS = 0.4  # BS.1770's gating block
 MIN_DECAY_FALL_DB = 8.0  # a decay is fitted only where the level falls at least this far after an onset
 MAX_DECAY_SECONDS = 10.0  # longer than a cathedral's: what a slower fall measures is not a room
-EXCERPT_SECONDS = 30.0  # the waveform kept for comparing two clips sample by sample
+EXCERPT_SECONDS = 20.0  # the waveform kept for comparing two clips sample by sample
 SHORT_TERM_BLOCKS = 27  # 400 ms blocks every 100 ms that span EBU's 3 s short-term window
 
 
