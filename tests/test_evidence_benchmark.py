@@ -108,7 +108,9 @@ def test_the_benchmark_script_end_to_end(controlled, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(output.read_text())
-    assert results["splits"]["test"]["evidence"]["per_change"]["gain"] == {"pairs": 1, "accuracy": 1.0}
+    gain = results["splits"]["test"]["evidence"]["per_change"]["gain"]
+    assert (gain["pairs"], gain["accuracy"]) == (1, 1.0) and set(gain) == {"pairs", "accuracy", "other_findings"}
+    assert "loudness" not in gain["other_findings"]  # the change's own property is not "other"
     assert [row["seconds"] for row in results["cost"]] == [1, 2] and all(r["pair_seconds"] > 0 for r in results["cost"])
     assert "| gain | 1 | 100.0% | ≥ 95% |" in done.stdout
     assert "| the same, clips swapped (wrong) | 3 |" in done.stdout  # a reversal swapped is still right
