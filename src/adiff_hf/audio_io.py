@@ -498,3 +498,8 @@ def load_clip(
 def format_hz(value: float) -> str:
     """A frequency as people read it: `"440 Hz"`, `"1.2 kHz"`."""
     return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
+
+
+def resolve_path(path: str, root: str) -> str:
+    """`path` as it is when absolute, else under `root` (a data file's folder, an audio root), normalised."""
+    return os.path.normpath(path if os.path.isabs(path) else os.path.join(root, path))

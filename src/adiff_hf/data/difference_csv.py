@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import datasets
 
+from ..audio_io import resolve_path
 from ..prompts import tier_of_prompt
 
 logger = logging.getLogger(__name__)
@@ -22,10 +23,6 @@ class LoadReport:
     rows: int = 0
     skipped: int = 0
     missing_files: list[str] = field(default_factory=list)
-
-
-def _resolve(path: str, audio_root: str) -> str:
-    return os.path.normpath(path if os.path.isabs(path) else os.path.join(audio_root, path))
 
 
 def _read_rows(csv_file: str) -> list[dict]:
@@ -82,7 +79,7 @@ def load_difference_csv(
     for csv_file in map(os.fspath, files):
         root = os.fspath(audio_root) if audio_root is not None else os.path.dirname(os.path.abspath(csv_file))
         for row in _read_rows(csv_file):
-            row["filepath1"], row["filepath2"] = (_resolve(row[k], root) for k in ("filepath1", "filepath2"))
+            row["filepath1"], row["filepath2"] = (resolve_path(row[k], root) for k in ("filepath1", "filepath2"))
             absent = [p for p in (row["filepath1"], row["filepath2"]) if not exists.setdefault(p, os.path.isfile(p))]
             if absent:
                 if missing_audio == "error":

@@ -12,6 +12,7 @@ import csv
 import json
 import os
 
+from ..audio_io import resolve_path
 from ..data.jsonl import drop_partial_tail, finished, fold, read_jsonl, shard
 
 PAIR_COLUMNS = ("audio1", "audio2")
@@ -49,10 +50,6 @@ def read_pair_rows(path: str | os.PathLike) -> list[dict]:
             raise ValueError(f"{path}: row {index + 1} has no {' and no '.join(missing)}.")
         row["row"] = index
     return rows
-
-
-def _resolved(path: str, folder: str) -> str:
-    return path if os.path.isabs(path) else os.path.join(folder, path)
 
 
 def explain_pairs(
@@ -109,7 +106,7 @@ def explain_pairs(
             results = [None] * len(chunk)
             for asked in dict.fromkeys(prompts):  # one call per prompt in the batch
                 members = [i for i, p in enumerate(prompts) if p == asked]
-                pairs = [tuple(_resolved(chunk[i][c], folder) for c in PAIR_COLUMNS) for i in members]
+                pairs = [tuple(resolve_path(chunk[i][c], folder) for c in PAIR_COLUMNS) for i in members]
                 outputs = pipe(pairs, prompt=asked, batch_size=batch_size, **options)
                 for i, output_ in zip(members, outputs, strict=True):
                     results[i] = output_[0]
