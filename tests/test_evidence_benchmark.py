@@ -61,8 +61,9 @@ def controlled(tmp_path_factory):
 def test_expected_signs_and_clip_swaps():
     assert expected_sign("gain", -8.0, 2) == -1 and expected_sign("gain", -8.0, 1) == 1
     assert expected_sign("tempo", 1.3, 2) == 1 and expected_sign("lowpass", 900, 1) == 1
-    # reversal is a relation (both clips have it: sign 0, found in both); a codec has no measure here
-    assert expected_sign("reverse", 1.0, 2) == 0 and expected_sign("codec", 9.0, 1) is None
+    # reversal is a relation (both clips have it: sign 0, found in both); a codec names the coded clip
+    assert expected_sign("reverse", 1.0, 2) == 0 and expected_sign("codec", 9.0, 1) == -1
+    assert expected_sign("identical", 0.0, 1) is None
     assert swap_clips("Audio 1 is louder than audio 2; the first clip is muffled.") == (
         "Audio 2 is louder than audio 1; the second clip is muffled."
     )

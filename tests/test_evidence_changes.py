@@ -1,4 +1,4 @@
-"""The measures for echo, reverberation, saturation, compression, bit-crushing and reversal, on generated audio:
+"""The measures for echo, reverberation, saturation, compression, bit-crushing, codecs and reversal, on generated audio:
 a change of known size is found on the right clip, and an unchanged or merely louder copy gets no such finding."""
 
 import numpy as np
@@ -43,7 +43,7 @@ def plain():
 
 def test_a_quieter_copy_is_no_echo_reverb_saturation_compression_crush_or_reversal(plain):
     assert [state.name for state in plain.findings] == ["loudness"]
-    for name in ("echo", "reverb", "distortion", "compression", "bitcrush"):
+    for name in ("echo", "reverb", "distortion", "compression", "bitcrush", "codec"):
         assert plain.properties[name].sign == 0, name
     assert plain.properties["reverse"].present == (False, False)
 
@@ -120,4 +120,28 @@ def test_claims_about_the_new_measures_are_checked():
     names = [c.property for c in parse_claims("Audio 2 is distorted, grainy and compressed; audio 1 is reversed.")]
     assert names == ["distortion", "bitcrush", "compression", "reverse"]
     codec = check_claims("Audio 2 sounds like a phone call.", evidence)
-    assert [(c.property, c.outcome) for c in codec] == [("codec", "not checkable")]
+    assert [(c.property, c.outcome) for c in codec] == [("codec", "not checkable")]  # not aligned as a codec: no cut
+
+
+@pytest.mark.parametrize("variant", ["gsm", "mp3"])
+def test_a_codec_is_found_on_the_coded_clip(variant):
+    source = _source()
+    change = describe_change("codec", 0.0 if variant == "gsm" else 9.0, variant)
+    coded = apply_change(source, change, np.random.default_rng(0))
+    evidence = _evidence(coded, source)
+    state = evidence.properties["codec"]
+    assert state.sign == -1 and state.sentence.startswith("Audio 1 sounds codec-degraded")
+    # GSM keeps about 4 kHz (its coding noise reaches 6), MP3 at its lowest quality 7.5 kHz, of the source's 10
+    assert state.numbers["audio1_top_ratio"] < (0.6 if variant == "gsm" else 0.8)
+    assert state.numbers["audio1_residual_db"] < 24 and state.numbers["audio2_top_ratio"] > 1
+    claims = {c.clip: c.outcome for c in check_claims("Audio 1 sounds like a phone line; audio 2 is lossy.", evidence)}
+    assert claims == {1: "supported", 2: "contradicted"}
+
+
+def test_a_filter_with_the_same_cut_is_no_codec():
+    source, filtered = _changed("lowpass", 3_500.0, "brickwall")
+    evidence = _evidence(source, filtered)
+    assert evidence.properties["treble"].sign == -1  # audio 2 duller
+    state = evidence.properties["codec"]
+    assert state.sign == 0 and state.numbers["audio2_top_ratio"] < 0.5
+    assert state.numbers["audio2_residual_db"] > 35  # a filter carries the pass band almost exactly

@@ -41,15 +41,14 @@ PROPERTY_WORDS = {
         -1: r"\bmore dynamic\b|\bwider dynamic|\bmore punch",
     },
     "bitcrush": {1: r"\bgrainy|\blo-?fi|\bbit-?crush|\bcrushed|\bquantis|\bquantiz"},
+    "codec": {1: r"\bcodec|\b(tele)?phone\b|\bmp3|\bgsm|\blossy"},
     "clipping": {1: r"\bclipped|\bclipping|\boverloaded|\bpeaks (are )?(cut|flattened)"},
     "gap": {1: r"\binterrupt|\bgaps?\b|\bsilences?\b|\bdrops? out|\bcuts? out|\bstops briefly"},
     "reverse": {1: r"\brevers|\bbackwards"},
     "speech": {1: r"\bspeech|\bspeak(s|ing|er)?\b|\bvoices?\b|\btalk(s|ing)?\b|\bspoken|\bsaying\b"},
 }
-# changes no measurement decides
-UNMEASURED_WORDS = {
-    "codec": r"\bcodec|\b(tele)?phone\b|\bmp3|\bgsm|\blossy",
-}
+# changes no measurement decides (every change the data builder makes has a measure now)
+UNMEASURED_WORDS: dict[str, str] = {}
 # the two clips sound the same
 SAME_WORDS = (
     r"\bno (audible )?difference|\b(sounds?|are) (exactly )?(the )?same\b|\bidentical\b|"
@@ -74,7 +73,7 @@ CHANGE_WORDS = {
     "clipping": PROPERTY_WORDS["clipping"][1],
     "bitcrush": PROPERTY_WORDS["bitcrush"][1],
     "compression": PROPERTY_WORDS["compression"][1],
-    "codec": UNMEASURED_WORDS["codec"],
+    "codec": PROPERTY_WORDS["codec"][1],
     "reverse": PROPERTY_WORDS["reverse"][1],
     "gap": PROPERTY_WORDS["gap"][1],
 }

@@ -37,6 +37,7 @@ CHANGE_PROPERTY = {
     "distortion": ("distortion", 1),
     "compression": ("compression", 1),
     "bitcrush": ("bitcrush", 1),
+    "codec": ("codec", 1),
     "reverse": ("reverse", 0),  # a relation: found in both clips
 }
 GOAL_CHANGES = tuple(CHANGE_PROPERTY)

@@ -1,10 +1,11 @@
 """The grounding check: which claims of an explanation do the measurements support, contradict, or leave open?
 
 `parse_claims` finds what a text says about the two clips: louder / quieter, higher / lower pitch, faster / slower,
-longer / shorter, noisier, muffled / brighter, thin / fuller, reverberant, clipped, interrupted, speech, identical;
-and, so that nothing is silently dropped, the claims no measurement decides (echo, distortion, codec artefacts,
-compression, bit-crushing, reversal). `check_claims` marks each one `supported`, `contradicted` or
-`not checkable` against an [`Evidence`], with the measurement that decides. It works on any text: this package's
+longer / shorter, noisier, muffled / brighter, thin / fuller, reverberant, echoing, distorted, compressed,
+bit-crushed, codec-degraded, clipped, interrupted, reversed, speech, identical; and, so that nothing is silently
+dropped, any claim no measurement decides (`UNMEASURED_WORDS`, empty while every change has a measure).
+`check_claims` marks each one `supported`, `contradicted` or `not checkable` against an [`Evidence`], with the
+measurement that decides. It works on any text: this package's
 models, the converted release, a user's own. The words are `adiff_hf.change_words`, which the attribute scorer
 reads too.
 """

@@ -42,6 +42,7 @@ PROPERTIES = {
     "distortion": "distorted (saturated)",
     "compression": "compressed (narrower dynamics)",
     "bitcrush": "bit-crushed (coarsely quantised)",
+    "codec": "codec-degraded (band-limited, with coding artefacts)",
     "clipping": "clipped",
     "gap": "interrupted by silence",
     "reverse": "the other played backwards",
@@ -68,6 +69,9 @@ LOCAL_SLOPE = 0.9  # ... and its swings within a second are squeezed too: not a 
 BITCRUSH_MAX_BITS = 8.0  # a bit-crushed clip takes at most 2 ** this many distinct values
 FILTER_CUT_DB = 12.0  # a filter's cut: the bands past it this far under the level the clip keeps elsewhere
 HALF_OCTAVES = 50.0 * 2 ** (np.arange(0, 2 * np.log2(ANALYSIS_RATE / 2 / 50.0) + 1) / 2)  # band edges, Hz
+CODEC_TOP_RATIO = 0.92  # a coded clip's band ends at most this far up, against the other's
+CODEC_CUT_DB = 15.0  # ... and falls this much further under its pass band past that than the other does
+CODEC_RESIDUAL_DB = 24.0  # ... and keeps the other's pass band with no better signal-to-residual ratio than this
 TAIL_EXCESS_DB = 5.0  # a reverberant clip stays this much louder where the other's sounds have died away
 
 
@@ -849,6 +853,11 @@ class PairView:
         return pair.level_slope(swing[0][both] + 100.0, swing[1][both] + 100.0, range_db=200.0)
 
     @cached_property
+    def coding(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """`Waveforms.coding` of audio 2 keeping audio 1, and of audio 1 keeping audio 2."""
+        return self.waveforms.coding(self.match[0])
+
+    @cached_property
     def slope(self) -> tuple[float, int, float]:
         return pair.level_slope(*self.envelopes)
 
@@ -987,6 +996,56 @@ def _soft_clipping(states: dict) -> None:
     )
 
 
+# findings that add sound to one clip (hiss, harmonics, repeats): beside them, the other clip looks band-limited
+ADDED_SOUND = ("noise", "distortion", "clipping", "bitcrush", "compression", "echo")
+
+
+def _codec(states: dict, clips, alignment, view: PairView) -> None:
+    """A lossy codec: one clip's band ends well under the other's, deeper than a filter leaves it, and what it
+    keeps below carries the other's sound with coding noise and holes (`pair.Waveforms.coding`), where a filter
+    carries it almost exactly. Not read where the other clip has sound added (hiss, harmonics, a tail), which
+    makes any clip look band-limited beside it."""
+    state = PropertyState("codec")
+    states["codec"] = state
+    if not view.aligned:
+        state.reason = view.unaligned_reason()
+        return
+    (ratio2, cut2, residual2), (ratio1, cut1, residual1) = view.coding
+    state.numbers = {
+        "audio1_top_ratio": round(ratio1, 2),
+        "audio2_top_ratio": round(ratio2, 2),
+        "audio1_cut_db": round(cut1, 1),
+        "audio2_cut_db": round(cut2, 1),
+        "audio1_residual_db": round(min(residual1, 99.0), 1),
+        "audio2_residual_db": round(min(residual2, 99.0), 1),
+    }
+    coded = [
+        ratio <= CODEC_TOP_RATIO and cut <= -CODEC_CUT_DB and residual <= CODEC_RESIDUAL_DB
+        for ratio, cut, residual in ((ratio1, cut1, residual1), (ratio2, cut2, residual2))
+    ]
+    state.sign = int(coded[1]) - int(coded[0])
+    if not state.sign:
+        return
+    which = 2 if state.sign > 0 else 1
+    added = [name for name in ADDED_SOUND if _names_clip(states[name], 3 - which)]
+    if added:
+        state.sign, state.reason = 0, f"audio {3 - which} has sound added ({', '.join(added)}): no band limit to read"
+        return
+    ratio, cut, residual = (ratio2, cut2, residual2) if which == 2 else (ratio1, cut1, residual1)
+    state.sentence = (
+        f"Audio {which} sounds codec-degraded: its band ends at {ratio:.0%} of audio {3 - which}'s, {-cut:.0f} dB "
+        f"deeper than a filter leaves it, and what it keeps carries audio {3 - which}'s sound only {residual:.0f} dB "
+        "above coding noise."
+    )
+
+
+def _names_clip(state: PropertyState, which: int) -> bool:
+    """Whether a finding says audio `which` has more of its property."""
+    if state.present is not None and state.name in PRESENCE:
+        return bool(state.present[which - 1]) and not state.present[2 - which]
+    return state.sign == (1 if which == 2 else -1)
+
+
 def _bitcrush(clips, alignment=None) -> PropertyState:
     """Coarse quantisation: a few dozen distinct sample values, in steps far coarser than the other clip's."""
     state = PropertyState("bitcrush")
@@ -1072,9 +1131,10 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
     _one_filter(states, clips)
     _filter_cut(states, clips, alignment, view)
     _soft_clipping(states)
+    _codec(states, clips, alignment, view)
     if states["duration"].differs:  # the sounding spans already say it
         states["length"].sentence = None
-    return Evidence(clips, states)
+    return Evidence(clips, {name: states[name] for name in PROPERTIES})
 
 
 def compare_clips(

@@ -20,6 +20,7 @@ CUT_BANDS = 3  # a filter's cut spans at least this many half-octave bands (one 
 TAIL_FALL_DB = 10.0  # a dry clip has died away where it is this far under its level of the last half second
 TAIL_RANGE_DB = 60.0  # a tail further under the clip's loud level than this is not heard
 WET_FALL_DB = 3.0  # a reverberant copy falls at least this much where the dry one has fallen
+CODEC_RANGE_DB = 70.0  # a clip's band reaches up to where its long-term spectrum falls this far under its peak
 
 
 def overlap(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +132,48 @@ class Waveforms:
         late = response[start:]
         best = int(np.argmax(np.abs(late)))
         return (start + best) / ANALYSIS_RATE, float(late[best] / direct)
+
+    def coding(self, lag: int, frame: int = 1024) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """How each clip keeps the other when it is the other through a lossy codec, the two lined up at `lag`:
+        `(top_ratio, cut_db, residual_db)` of `y` keeping `x`, then of `x` keeping `y`. For `y` keeping `x`:
+        `top_ratio` is the highest frequency `y` holds (its long-term spectrum within `CODEC_RANGE_DB` of its peak)
+        over `x`'s (within 10 dB less: sound a change added at the edge of `x`'s band, such as clicks or hiss, is no
+        band `y` lost), under 1 where `y` is band-limited; `cut_db` how much further under its own pass band `y`
+        falls than `x` does above `y`'s top (0 where `y` reaches as high); `residual_db` the signal-to-residual
+        ratio in `y`'s pass band (below 0.7 of its top, bins within 40 dB of `x`'s loudest): `x`'s share a fixed
+        filter per frequency carries into `y`, against what is left. A filter leaves almost nothing (40 dB and
+        more); a codec leaves its quantisation noise and spectral holes (10-25 dB)."""
+        from scipy import signal
+
+        a, b = overlap(self.x, self.y, lag)
+        if len(a) < 4 * frame:
+            return (1.0, 0.0, float("inf")), (1.0, 0.0, float("inf"))
+        spectra = [signal.stft(wave, nperseg=frame, noverlap=frame * 3 // 4)[2] for wave in (a, b)]
+        return _coding(*spectra), _coding(*spectra[::-1])
+
+
+def _coding(spectrum_a: np.ndarray, spectrum_b: np.ndarray) -> tuple[float, float, float]:
+    """`Waveforms.coding` of `b` keeping `a`, from their short-time spectra on one time base."""
+    power_a, power_b = (np.abs(spectrum_a) ** 2).sum(1) + 1e-30, (np.abs(spectrum_b) ** 2).sum(1) + 1e-30
+    db_a, db_b = 10 * np.log10(power_a), 10 * np.log10(power_b)
+
+    def top(db, range_db):  # the highest bin within range of the peak
+        return int(np.flatnonzero(db >= db.max() - range_db)[-1])
+
+    top_a, top_b = top(db_a, CODEC_RANGE_DB - 10.0), top(db_b, CODEC_RANGE_DB)
+    cut = 0.0
+    if top_a > top_b + 4:  # the band b lost, a few bins past its top
+        above = slice(top_b + 4, top_a + 1)
+        kept_b, kept_a = power_b[: top_b + 1].mean(), power_a[: top_b + 1].mean()
+        cut = float(10 * np.log10(power_b[above].mean() / kept_b) - 10 * np.log10(power_a[above].mean() / kept_a))
+    gain = (np.conj(spectrum_a) * spectrum_b).sum(1) / power_a  # the best fixed filter, per frequency
+    carried = np.abs(gain) ** 2 * power_a
+    left = (np.abs(spectrum_b - gain[:, None] * spectrum_a) ** 2).sum(1)
+    band = (np.arange(len(power_a)) <= int(0.7 * top_b)) & (db_a >= db_a.max() - 40.0)
+    ratio = top_b / max(top_a, 1)
+    if not band.any():
+        return ratio, cut, float("inf")
+    return ratio, cut, float(10 * np.log10(carried[band].sum() / max(left[band].sum(), 1e-30)))
 
 
 def level_slope(first_db: np.ndarray, second_db: np.ndarray, range_db: float = 30.0) -> tuple[float, int, float]:
