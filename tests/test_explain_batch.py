@@ -1,5 +1,6 @@
-"""`adiff-hf explain --pairs FILE --output OUT.jsonl`: every pair of a CSV or JSONL, in input order, the same
-explanation as the one-pair path, resumable after a kill."""
+"""`adiff-hf explain --pairs PAIRS --output OUT`: every pair of a CSV, a JSONL or a `datasets` dataset, in input
+order, the same explanation as the one-pair path, resumable after a kill; a dataset written out; the pipeline on a
+dataset or an iterable of pairs."""
 
 import json
 import shutil
@@ -119,10 +120,108 @@ def test_a_bad_pairs_file_is_named_with_its_row(tmp_path, content, message):
         (["a.wav", "b.wav", "--pairs", "p.csv", "--output", "o.jsonl"], "not both"),
         (["--pairs", "p.csv"], "--pairs needs --output"),
         (["--pairs", "p.csv", "--output", "o.jsonl", "--plot", "x.png"], "--plot draws one pair"),
-        (["a.wav", "b.wav", "--output", "o.jsonl"], "--output goes with --pairs"),
+        (["a.wav", "b.wav", "--output", "o.jsonl"], "--output and --split go with --pairs"),
         ([], "give two audio files"),
     ],
 )
 def test_conflicting_options_are_refused(args, message):
     done = run_cli("explain", *args)
     assert done.returncode == 2 and message in done.stderr
+
+
+@pytest.fixture(scope="module")
+def pair_dataset(pair_files, tmp_path_factory):
+    """The first four pairs of `pairs.csv` as a `datasets` dataset with two Audio columns of other names (the
+    audio embedded by `save_to_disk`), and the same as Parquet."""
+    import datasets
+
+    rows = read_pair_rows(pair_files / "pairs.csv")[:4]
+    table = {
+        "before": [str(pair_files / r["audio1"]) for r in rows],
+        "after": [str(pair_files / r["audio2"]) for r in rows],
+        "tier": [r["tier"] for r in rows],
+        "note": [r["note"] for r in rows],
+    }
+    dataset = datasets.Dataset.from_dict(table)
+    dataset = dataset.cast_column("before", datasets.Audio()).cast_column("after", datasets.Audio())
+    folder = tmp_path_factory.mktemp("dataset")
+    dataset.save_to_disk(folder / "saved")
+    datasets.DatasetDict({"test": dataset, "train": dataset}).save_to_disk(folder / "splits")
+    dataset.to_parquet(folder / "pairs.parquet")
+    return folder
+
+
+def test_a_dataset_in_and_out_gives_the_file_run_explanations(tiny_adiff_dir, pair_files, pair_dataset, tmp_path):
+    import datasets
+
+    args = ["--model", tiny_adiff_dir, *GEN, "--batch-size", "3"]
+    assert (
+        run_cli("explain", "--pairs", pair_files / "pairs.csv", "--output", tmp_path / "f.jsonl", *args).returncode == 0
+    )
+    expected = [r["explanation"] for r in read_jsonl(tmp_path / "f.jsonl")[:4]]
+    saved, parquet = tmp_path / "saved_out", tmp_path / "out.parquet"
+    done = run_cli("explain", "--pairs", pair_dataset / "saved", "--output", parquet, *args)
+    assert done.returncode == 0, done.stderr
+    table = datasets.load_dataset("parquet", data_files=str(parquet))["train"]
+    assert table["explanation"] == expected and table["note"] == [f"take {i}" for i in range(1, 5)]
+    assert table["audio1"] == ["tone.wav", "high.wav", "noise.wav", "tone.wav"]  # an embedded cell: its file name
+    done = run_cli("explain", "--pairs", pair_dataset / "pairs.parquet", "--output", saved, "--evidence", *args)
+    assert done.returncode == 0, done.stderr
+    written = datasets.load_from_disk(str(saved))
+    assert written["explanation"] == expected
+    assert json.loads(written[3]["evidence"])["differences"] == []  # tone against itself; nested fields as JSON
+    # a dataset of several splits needs --split; the one named is explained
+    done = run_cli("explain", "--pairs", pair_dataset / "splits", "--output", tmp_path / "s.jsonl", *args)
+    assert done.returncode == 1 and "--split (test, train)" in done.stderr
+    split = ["--split", "test", "--output", tmp_path / "s.jsonl"]
+    assert run_cli("explain", "--pairs", pair_dataset / "splits", *split, *args).returncode == 0
+    assert [r["explanation"] for r in read_jsonl(tmp_path / "s.jsonl")] == expected
+
+
+def test_a_dataset_without_two_audio_columns_is_named(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"clip": ["a.wav"], "text": ["x"]}).save_to_disk(tmp_path / "one")
+    done = run_cli("explain", "--pairs", tmp_path / "one", "--output", tmp_path / "o.jsonl")
+    assert done.returncode == 1 and "one: a dataset of pairs needs the columns audio1 and audio2" in done.stderr
+
+
+def test_an_unreadable_audio_cell_is_named(tiny_adiff_dir, clips, tmp_path):
+    import datasets
+
+    good = {"bytes": clips["tone"].read_bytes(), "path": "tone.wav"}
+    table = {"audio1": [good, good], "audio2": [good, {"bytes": b"not audio at all", "path": "broken.wav"}]}
+    dataset = datasets.Dataset.from_dict(table).cast_column("audio1", datasets.Audio(decode=False))
+    dataset.cast_column("audio2", datasets.Audio(decode=False)).save_to_disk(tmp_path / "bad")
+    output = tmp_path / "o.jsonl"
+    args = ["--model", tiny_adiff_dir, *GEN, "--batch-size", "1"]
+    done = run_cli("explain", "--pairs", tmp_path / "bad", "--output", output, *args)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith("adiff-hf explain: error: Could not read audio file broken.wav")
+    )
+    assert [r["row"] for r in read_jsonl(output)] == [0]  # the pair before it is kept
+
+
+def test_the_pipeline_takes_a_dataset_or_an_iterable_of_pairs(tiny_adiff_dir, pair_files, pair_dataset):
+    import datasets
+    from transformers.pipelines.pt_utils import KeyPairDataset
+
+    from adiff_hf.backbones import load_pipeline
+
+    pipe = load_pipeline(str(tiny_adiff_dir))
+    rows = read_pair_rows(pair_files / "pairs.csv")[:4]
+    pairs = [(str(pair_files / r["audio1"]), str(pair_files / r["audio2"])) for r in rows]
+    expected = [out[0]["generated_text"] for out in pipe(pairs, batch_size=2, max_new_tokens=6)]
+    dataset = datasets.load_from_disk(str(pair_dataset / "saved"))
+    streamed = pipe(dataset, batch_size=2, max_new_tokens=6)
+    assert not isinstance(streamed, list)  # an iterator, as transformers' pipelines give for datasets
+    assert [out[0]["generated_text"] for out in streamed] == expected
+    keyed = datasets.Dataset.from_dict({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]})
+    by_key = pipe(KeyPairDataset(keyed, "a", "b"), max_new_tokens=6)  # one pair a call: the same greedy tokens
+    assert [out[0]["generated_text"] for out in by_key] == expected
+    measured = list(pipe((p for p in pairs), batch_size=2, max_new_tokens=6, return_evidence=True))
+    assert [out[0]["generated_text"] for out in measured] == expected
+    assert measured[3][0]["evidence"]["differences"] == [] and measured[0][0]["evidence"]["differences"]
+    with pytest.raises(ValueError, match=r"inputs\[1\] must be a pair"):
+        list(pipe(iter([pairs[0], (pairs[1][0],)]), max_new_tokens=6))

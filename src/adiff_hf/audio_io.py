@@ -483,8 +483,11 @@ def load_clip(
 
     A path is read from disk (with `max_seconds`, only the span `crop` picks, see [`load_audio`]); a dict carries
     its own sampling rate; an array or a list of samples is at `sampling_rate` (the target rate when `None`).
-    Errors name `name` (or the file).
+    Errors name `name` (or the file). A `datasets` cell left undecoded (`{"bytes", "path"}`) is read as
+    [`decode_cell`] reads it.
     """
+    if isinstance(clip, dict) and "array" not in clip:
+        clip = decode_cell(clip, name=name)
     if isinstance(clip, (str, os.PathLike)):
         return load_audio(clip, target_sampling_rate, max_seconds=max_seconds, crop=crop)
     if isinstance(clip, dict):
@@ -498,6 +501,60 @@ def load_clip(
 def format_hz(value: float) -> str:
     """A frequency as people read it: `"440 Hz"`, `"1.2 kHz"`."""
     return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
+
+
+def decode_cell(cell, root: str = ".", name: str = "audio"):
+    """A `datasets` audio cell read without torchcodec, as a clip everything else takes: a path string as it is
+    (relative to `root`), and an undecoded `Audio` cell (`Audio(decode=False)`: `{"bytes", "path"}`) as its file's
+    path when it holds no bytes, else as `{"array", "sampling_rate"}` decoded from the bytes (any format soundfile
+    or FFmpeg reads; errors name the cell's path, or `name`)."""
+    if isinstance(cell, (str, os.PathLike)):
+        return resolve_path(os.fspath(cell), root)
+    if not isinstance(cell, dict) or ("bytes" not in cell and "path" not in cell) or "array" in cell:
+        return cell
+    data, path = cell.get("bytes"), cell.get("path")
+    if not data:
+        if not path:
+            raise ValueError(f"{name}: an audio cell with neither bytes nor a path.")
+        return resolve_path(path, root)
+    import tempfile
+
+    label = path or name
+    suffix = os.path.splitext(path or "")[1]
+    with tempfile.TemporaryDirectory() as folder:
+        copy = os.path.join(folder, f"audio{suffix}")
+        with open(copy, "wb") as f:
+            f.write(data)
+        try:
+            with _open_source(copy) as source:
+                samples, rate = source.read(), int(source.info.samplerate)
+        except (ValueError, FileNotFoundError) as err:
+            raise ValueError(str(err).replace(copy, label)) from None
+    return {"array": samples, "sampling_rate": rate}
+
+
+PAIR_COLUMNS = ("audio1", "audio2")
+
+
+def pairs_dataset(dataset, name: str = "dataset"):
+    """A `datasets.Dataset` of pairs with its two audio columns as `audio1` and `audio2` (renamed from its two
+    `Audio` columns, in order, where it has no such names), `Audio` ones left undecoded (`Audio(decode=False)`:
+    read here by [`decode_cell`], without torchcodec). Raises ValueError naming `name` where it has no two audio
+    columns."""
+    import datasets
+
+    audio = [column for column, feature in dataset.features.items() if isinstance(feature, datasets.Audio)]
+    if not set(PAIR_COLUMNS) <= set(dataset.column_names):
+        if len(audio) != 2:
+            raise ValueError(
+                f"{name}: a dataset of pairs needs the columns audio1 and audio2, or two Audio columns; it has "
+                f"{', '.join(dataset.column_names)}."
+            )
+        dataset = dataset.rename_columns(dict(zip(audio, PAIR_COLUMNS, strict=True)))
+    for column in PAIR_COLUMNS:
+        if isinstance(dataset.features[column], datasets.Audio):
+            dataset = dataset.cast_column(column, datasets.Audio(decode=False))
+    return dataset
 
 
 def resolve_path(path: str, root: str) -> str:

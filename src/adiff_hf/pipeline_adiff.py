@@ -1,12 +1,13 @@
 """`pipeline("audio-difference")`: explain how two recordings differ, or caption them."""
 
 import importlib
+import itertools
 import numbers
 import os
 
 from transformers import Pipeline
 
-from .audio_io import is_single_clip
+from .audio_io import PAIR_COLUMNS, decode_cell, is_single_clip, pairs_dataset
 from .prompts import TASK_PROMPTS, prompt_for
 
 
@@ -18,7 +19,10 @@ class AudioDifferencePipeline(Pipeline):
     - `pipe(audio1, audio2)`: the detailed explanation (`tier="detail"`);
     - `pipe(audio1, audio2, tier="few_words" | "sentence" | "detail" | "caption_first" | "caption_second" |
       "caption_both")`, or `pipe(audio1, audio2, prompt="...")` for a prompt of one's own;
-    - `pipe([(a1, b1), (a2, b2), ...], batch_size=8)` for many pairs.
+    - `pipe([(a1, b1), (a2, b2), ...], batch_size=8)` for many pairs;
+    - `pipe(dataset, batch_size=8)`, a `datasets.Dataset` with two `Audio` columns (or `audio1` / `audio2`), or
+      any iterable of pairs (a generator, `transformers.pipelines.pt_utils.KeyPairDataset(dataset, "a", "b")`):
+      an iterator of results, one per pair in order, as transformers' pipelines give for datasets.
 
     A clip is a file path, a 1-D (or multichannel) array with `sampling_rate=...`, or
     `{"array": ..., "sampling_rate": ...}`. Other keyword arguments go to `generate()` (`max_new_tokens`,
@@ -76,23 +80,65 @@ class AudioDifferencePipeline(Pipeline):
             if grounded > 1:
                 raise ValueError("grounded= does not combine with localize=True: each region is explained once.")
             return self.localize(audio1, audio2, return_evidence=return_evidence, **kwargs).to_dict()
+        if audio2 is None and self._is_stream(audio1):
+            return self._stream(audio1, return_evidence, grounded, kwargs)
         inputs = self._pairs(audio1, audio2)
         if grounded > 1:
             kwargs = self._candidate_kwargs(grounded, kwargs)
         outputs = super().__call__(inputs, **kwargs)
         if grounded <= 1 and not return_evidence:
             return outputs
-        single = isinstance(inputs, dict)
-        for pair, results in zip([inputs] if single else inputs, [outputs] if single else outputs, strict=True):
+        if isinstance(inputs, dict):
+            return next(self._checked([inputs], [outputs], grounded, kwargs))
+        return list(self._checked(inputs, outputs, grounded, kwargs))
+
+    @staticmethod
+    def _is_stream(inputs) -> bool:
+        """Whether `inputs` is a dataset or an iterable of pairs, rather than one pair or a list of them."""
+        if hasattr(inputs, "features") and hasattr(inputs, "column_names"):  # a datasets.Dataset
+            return True
+        if isinstance(inputs, (str, os.PathLike, dict, list, tuple)) or hasattr(inputs, "shape"):  # arrays: a clip
+            return False
+        return hasattr(inputs, "__getitem__") or hasattr(inputs, "__next__")
+
+    def _stream(self, inputs, return_evidence: bool, grounded: int, kwargs: dict):
+        """The results of a dataset or iterable of pairs, lazily and in order (see `__call__`)."""
+        if hasattr(inputs, "features") and hasattr(inputs, "column_names"):  # a datasets.Dataset
+            inputs = pairs_dataset(inputs).select_columns(list(PAIR_COLUMNS))
+        pairs = (self._stream_pair(item, i) for i, item in enumerate(inputs))
+        if grounded > 1:
+            kwargs = self._candidate_kwargs(grounded, kwargs)
+        if grounded <= 1 and not return_evidence:
+            return super().__call__(pairs, **kwargs)
+        fed, kept = itertools.tee(pairs)  # the pipeline reads ahead by a batch at most
+        outputs = super().__call__((pair for pair in fed), **kwargs)  # a generator: what transformers streams
+        return self._checked(kept, outputs, grounded, kwargs)
+
+    def _checked(self, pairs, outputs, grounded: int, kwargs: dict):
+        """Each pair's results with the evidence and the claims checked (`return_evidence=True`), or the best
+        grounded candidate (`grounded` > 1)."""
+        for pair, results in zip(pairs, outputs, strict=True):
             if grounded > 1:
-                results[:] = [self._choose(results, pair, kwargs).to_dict()]
+                yield [self._choose(results, pair, kwargs).to_dict()]
                 continue
             measured = self.measure(pair["audio1"], pair["audio2"], kwargs.get("sampling_rate"), kwargs.get("crop"))
             for result in results:
                 claims = self._package_module().check_claims(result["generated_text"], measured)
                 result["evidence"] = measured.to_dict()
                 result["claims"] = [claim.to_dict() for claim in claims]
-        return outputs
+            yield results
+
+    @staticmethod
+    def _stream_pair(item, index: int) -> dict:
+        """One item of a dataset or iterable as a pair: `{"audio1", "audio2"}` (a dataset row), `{"text",
+        "text_pair"}` (`KeyPairDataset`) or `(audio1, audio2)`; `datasets` cells decoded."""
+        if isinstance(item, dict) and "text_pair" in item:
+            item = {"audio1": item.get("text"), "audio2": item["text_pair"]}
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            item = {"audio1": item[0], "audio2": item[1]}
+        if not isinstance(item, dict) or any(item.get(key) is None for key in PAIR_COLUMNS):
+            raise ValueError(f"inputs[{index}] must be a pair: (audio1, audio2) or a dict with audio1 and audio2.")
+        return {key: decode_cell(item[key], name=f"inputs[{index}] {key}") for key in PAIR_COLUMNS}
 
     def measure(self, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None):
         """Measure what the model heard of the two clips (the first 10 s of a longer one, or where `crop` cuts): an

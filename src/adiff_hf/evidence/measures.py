@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio_io import audio_info, crop_offset, iter_blocks, load_clip, read_span
+from ..audio_io import audio_info, crop_offset, decode_cell, iter_blocks, load_clip, read_span
 
 ANALYSIS_RATE = 22_050  # spectra, loudness, onsets, envelopes
 VOICE_RATE = 16_000  # silero-vad's rate
@@ -708,6 +708,8 @@ def clip_segments(clip, sampling_rate: int | None, name: str, max_seconds: float
     With `max_seconds`, only that much is measured, cut where `crop` says, as the model's processor cuts what it
     hears.
     """
+    if isinstance(clip, dict) and "array" not in clip:  # a `datasets` cell left undecoded
+        clip = decode_cell(clip, name=name)
     if isinstance(clip, (str, os.PathLike)):
         info = audio_info(clip)  # read once: its rate and its length
         rate, length = int(info.samplerate), info.frames

@@ -125,10 +125,16 @@ def _explain_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pairs",
         default=None,
-        help="a CSV or JSONL of pairs (columns audio1, audio2, optional tier / prompt; paths relative to its folder): "
-        "explain every one into --output",
+        help="pairs to explain into --output: a CSV or JSONL (columns audio1, audio2, optional tier / prompt; paths "
+        "relative to its folder), or a datasets dataset with two Audio columns (a save_to_disk or data-file folder, "
+        "a .parquet)",
     )
-    parser.add_argument("--output", default=None, help="with --pairs: the JSON Lines written (a rerun resumes it)")
+    parser.add_argument("--split", default=None, help="with --pairs: the split of a dataset with several")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="with --pairs: the JSON Lines written (a rerun resumes it), or a .parquet / folder written as a dataset",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=8, help="with --pairs: pairs per generate() call")
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument(
@@ -161,13 +167,13 @@ def explain_main(argv: list[str] | None = None) -> dict:
         if args.audio1 is not None:
             parser.error("give either two audio files or --pairs, not both")
         if args.output is None:
-            parser.error("--pairs needs --output (the JSON Lines to write)")
+            parser.error("--pairs needs --output (the JSON Lines, .parquet or folder to write)")
         if args.plot is not None:
             parser.error("--plot draws one pair: leave it out with --pairs")
     elif args.audio1 is None or args.audio2 is None:
         parser.error("give two audio files (or --pairs FILE --output OUT.jsonl)")
-    elif args.output is not None:
-        parser.error("--output goes with --pairs")
+    elif args.output is not None or args.split is not None:
+        parser.error("--output and --split go with --pairs")
     prompt = prompt_for(args.tier, args.prompt)  # before the model loads: a wrong argument fails at once
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
@@ -217,16 +223,15 @@ def launched_state():
 def _explain_file(args, prompt: str, generate_kwargs: dict) -> dict:
     """`explain --pairs`: every pair of the file into `--output`, then a one-line summary."""
     from ..backbones import load_pipeline
-    from .batch import explain_pairs, read_pair_rows
+    from .batch import PairSource, explain_pairs
 
-    rows = read_pair_rows(args.pairs)  # before the model loads
+    source = PairSource(args.pairs, args.split)  # before the model loads
     state = launched_state()
     pipe = load_pipeline(args.model, device=None if state is None else str(state.device))
     records = explain_pairs(
         pipe,
-        rows,
+        source,
         args.output,
-        folder=os.path.dirname(os.path.abspath(args.pairs)),
         prompt=prompt if (args.tier or args.prompt) else None,
         batch_size=args.batch_size,
         evidence=args.evidence,
