@@ -75,7 +75,7 @@ def run(name: str, explain: list[str], processes: int, threads: int, folder: str
     else:
         command = [sys.executable, *command]
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
