@@ -79,13 +79,16 @@ class PairSource:
         self.rows = rows
 
     def _paths(self):
-        """Each row's audio cells as their paths, read from the Arrow table (without the bytes)."""
-        columns = [self.dataset.data.column(column).to_pylist() for column in PAIR_COLUMNS]
-        for cells in zip(*columns, strict=True):
-            yield {
-                column: cell.get("path") if isinstance(cell, dict) else cell
-                for column, cell in zip(PAIR_COLUMNS, cells, strict=True)
-            }
+        """Each row's audio cells as their paths, read from the Arrow table without their bytes."""
+        import pyarrow.compute
+
+        columns = []
+        for column in PAIR_COLUMNS:
+            cells = self.dataset.data.column(column)
+            is_struct = hasattr(cells.type, "get_field_index") and cells.type.get_field_index("path") >= 0
+            columns.append((pyarrow.compute.struct_field(cells, "path") if is_struct else cells).to_pylist())
+        for paths in zip(*columns, strict=True):
+            yield dict(zip(PAIR_COLUMNS, paths, strict=True))
 
     def clips(self, row: dict) -> tuple:
         """The two clips of `row`: paths (relative ones from the pairs file's folder), or audio decoded from a
