@@ -225,3 +225,16 @@ def test_the_pipeline_takes_a_dataset_or_an_iterable_of_pairs(tiny_adiff_dir, pa
     assert measured[3][0]["evidence"]["differences"] == [] and measured[0][0]["evidence"]["differences"]
     with pytest.raises(ValueError, match=r"inputs\[1\] must be a pair"):
         list(pipe(iter([pairs[0], (pairs[1][0],)]), max_new_tokens=6))
+
+
+def test_an_undecoded_cell_is_a_clip_for_the_processor_and_the_evidence(tiny_adiff_dir, clips):
+    from adiff_hf.evidence import compare_clips
+    from adiff_hf.processing_adiff import ADiffProcessor
+
+    processor = ADiffProcessor.from_pretrained(str(tiny_adiff_dir))
+    cell = {"bytes": clips["high"].read_bytes(), "path": "high.wav"}
+    by_cell = processor(text=["x"], audio=[(cell, str(clips["tone"]))], return_tensors="pt")
+    by_path = processor(text=["x"], audio=[(str(clips["high"]), str(clips["tone"]))], return_tensors="pt")
+    assert all((by_cell[key] == by_path[key]).all() for key in by_path)
+    measured = compare_clips(cell, str(clips["tone"])).to_dict()
+    assert measured == compare_clips(str(clips["high"]), str(clips["tone"])).to_dict()
