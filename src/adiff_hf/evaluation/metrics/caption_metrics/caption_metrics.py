@@ -129,11 +129,7 @@ class CaptionMetrics(evaluate.Metric):
         bleu, bleu_items = Bleu(4).compute_score(gts, res, verbose=0)
         for n in range(4):
             scores[f"bleu_{n + 1}"], items[f"bleu_{n + 1}"] = float(bleu[n]), [float(s) for s in bleu_items[n]]
-        meteor = Meteor()
-        try:
-            score, item_scores = meteor.compute_score(gts, res)
-        finally:
-            del meteor  # stops its JVM
+        score, item_scores = _meteor(Meteor).compute_score(gts, res)
         scores["meteor"], items["meteor"] = float(score), [float(s) for s in item_scores]
         score, item_scores = Rouge().compute_score(gts, res)
         scores["rouge_l"], items["rouge_l"] = float(score), [float(s) for s in item_scores]
@@ -166,6 +162,23 @@ class CaptionMetrics(evaluate.Metric):
         if per_item:
             scores["per_item"] = items
         return scores
+
+
+_SCORERS = {}  # the process's METEOR scorer, once started
+
+
+def _meteor(factory):
+    """The process's METEOR scorer, started once and reused by every compute: its JVM takes seconds to load the
+    paraphrase tables, and its scoring keeps nothing between calls (each EVAL scores only the lines sent with it).
+    A scorer whose JVM has exited is replaced; the last one is stopped when the process exits."""
+    scorer = _SCORERS.get("meteor")
+    if scorer is None or scorer.meteor_p.poll() is not None:
+        if not _SCORERS:
+            import atexit
+
+            atexit.register(_SCORERS.clear)  # pycocoevalcap's Meteor stops its JVM when deleted
+        scorer = _SCORERS["meteor"] = factory()
+    return scorer
 
 
 def _bootstrap(gts, res, cider_items, samples: int, confidence: float, seed: int) -> tuple[list, list]:
