@@ -178,6 +178,23 @@ def test_a_dataset_in_and_out_gives_the_file_run_explanations(tiny_adiff_dir, pa
     assert [r["explanation"] for r in read_jsonl(tmp_path / "s.jsonl")] == expected
 
 
+def test_a_folder_of_data_files_is_a_dataset_of_pairs(tiny_adiff_dir, pair_files, tmp_path):
+    """A folder holding only data files (`load_dataset(folder)`: here a CSV), its audio paths relative to it."""
+    folder = tmp_path / "listed"
+    folder.mkdir()
+    rows = read_pair_rows(pair_files / "pairs.csv")[:3]
+    lines = [f"{pair_files / r['audio1']},../{pair_files.name}/{r['audio2']},{r['tier']},{r['note']}\n" for r in rows]
+    (folder / "pairs.csv").write_text("audio1,audio2,tier,note\n" + "".join(lines), encoding="utf-8")
+    shutil.copytree(pair_files, tmp_path / pair_files.name)
+    args = ["--model", tiny_adiff_dir, *GEN, "--batch-size", "3"]
+    assert run_cli("explain", "--pairs", folder, "--output", tmp_path / "f.jsonl", *args).returncode == 0
+    got = read_jsonl(tmp_path / "f.jsonl")
+    whole = tmp_path / "csv.jsonl"
+    assert run_cli("explain", "--pairs", pair_files / "pairs.csv", "--output", whole, *args).returncode == 0
+    assert [r["explanation"] for r in got] == [r["explanation"] for r in read_jsonl(whole)[:3]]
+    assert [r["note"] for r in got] == ["take 1", "take 2", "take 3"]
+
+
 def test_a_dataset_without_two_audio_columns_is_named(tmp_path):
     import datasets
 
