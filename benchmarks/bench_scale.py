@@ -22,6 +22,7 @@ import tempfile
 import time
 
 import numpy as np
+from bench_memory import memory_mb
 
 
 def make_pairs(folder: str, count: int, seconds: float, rate: int = 16_000) -> str:
@@ -35,10 +36,12 @@ def make_pairs(folder: str, count: int, seconds: float, rate: int = 16_000) -> s
         t = np.arange(int(seconds * rate)) / rate
         tone = np.sin(2 * np.pi * rng.uniform(200, 2000) * t) * (np.sin(2 * np.pi * rng.uniform(0.5, 3) * t) > 0)
         wave = (0.3 * tone + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-        kind = i % 3
-        other = wave * 2 if kind == 0 else np.convolve(wave, np.ones(8) / 8, "same") if kind == 1 else wave
-        if kind == 2:
-            other = wave + 0.05 * rng.standard_normal(len(t)).astype(np.float32)
+        if i % 3 == 0:
+            other = wave * 2  # louder
+        elif i % 3 == 1:
+            other = np.convolve(wave, np.ones(8) / 8, "same")  # duller
+        else:
+            other = wave + 0.05 * rng.standard_normal(len(t)).astype(np.float32)  # noisier
         sf.write(os.path.join(folder, f"{i}_a.wav"), wave, rate)
         sf.write(os.path.join(folder, f"{i}_b.wav"), np.clip(other, -1, 1).astype(np.float32), rate)
         rows.append(f"{i}_a.wav,{i}_b.wav\n")
@@ -53,8 +56,7 @@ def worker(argv: list[str], memory_dir: str) -> None:
     from adiff_hf.serving.cli import main
 
     main(argv)
-    with open("/proc/self/status", encoding="utf-8") as f:
-        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    peak = memory_mb("VmHWM")
     rank = os.environ.get("RANK", "0")
     with open(os.path.join(memory_dir, f"memory_{rank}.json"), "w", encoding="utf-8") as f:
         json.dump({"rank": int(rank), "peak_mb": peak}, f)

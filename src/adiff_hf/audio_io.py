@@ -517,11 +517,18 @@ def decode_cell(cell, root: str = ".", name: str = "audio"):
         if not path:
             raise ValueError(f"{name}: an audio cell with neither bytes nor a path.")
         return resolve_path(path, root)
+    import io
     import tempfile
 
     label = path or name
+    try:  # most cells hold WAV or FLAC: read in memory
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        if len(samples):
+            return {"array": np.ascontiguousarray(samples.mean(axis=1)), "sampling_rate": int(rate)}
+    except Exception:  # noqa: BLE001 - soundfile raises several types; the file path below names the error
+        pass
     suffix = os.path.splitext(path or "")[1]
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder:  # other formats, and every error, as a file is read
         copy = os.path.join(folder, f"audio{suffix}")
         with open(copy, "wb") as f:
             f.write(data)

@@ -93,9 +93,13 @@ class AudioDifferencePipeline(Pipeline):
         return list(self._checked(inputs, outputs, grounded, kwargs))
 
     @staticmethod
-    def _is_stream(inputs) -> bool:
+    def _is_dataset(inputs) -> bool:
+        """Whether `inputs` is a `datasets.Dataset` (by its attributes: datasets need not be installed)."""
+        return hasattr(inputs, "features") and hasattr(inputs, "column_names")
+
+    def _is_stream(self, inputs) -> bool:
         """Whether `inputs` is a dataset or an iterable of pairs, rather than one pair or a list of them."""
-        if hasattr(inputs, "features") and hasattr(inputs, "column_names"):  # a datasets.Dataset
+        if self._is_dataset(inputs):
             return True
         if isinstance(inputs, (str, os.PathLike, dict, list, tuple)) or hasattr(inputs, "shape"):  # arrays: a clip
             return False
@@ -103,7 +107,7 @@ class AudioDifferencePipeline(Pipeline):
 
     def _stream(self, inputs, return_evidence: bool, grounded: int, kwargs: dict):
         """The results of a dataset or iterable of pairs, lazily and in order (see `__call__`)."""
-        if hasattr(inputs, "features") and hasattr(inputs, "column_names"):  # a datasets.Dataset
+        if self._is_dataset(inputs):
             inputs = pairs_dataset(inputs).select_columns(list(PAIR_COLUMNS))
         pairs = (self._stream_pair(item, i) for i, item in enumerate(inputs))
         if grounded > 1:
@@ -128,17 +132,25 @@ class AudioDifferencePipeline(Pipeline):
                 result["claims"] = [claim.to_dict() for claim in claims]
             yield results
 
+    @classmethod
+    def _stream_pair(cls, item, index: int) -> dict:
+        """One item of a dataset or iterable as a pair (see `_as_pair`), its `datasets` cells decoded once (the
+        evidence reads them again)."""
+        pair = cls._as_pair(item, f"inputs[{index}]")
+        return {key: decode_cell(pair[key], name=f"inputs[{index}] {key}") for key in PAIR_COLUMNS}
+
     @staticmethod
-    def _stream_pair(item, index: int) -> dict:
-        """One item of a dataset or iterable as a pair: `{"audio1", "audio2"}` (a dataset row), `{"text",
-        "text_pair"}` (`KeyPairDataset`) or `(audio1, audio2)`; `datasets` cells decoded."""
+    def _as_pair(item, name: str) -> dict:
+        """`item` as `{"audio1", "audio2"}`: a dict with audio1 (a dataset row), `{"text", "text_pair"}`
+        (`KeyPairDataset`) or `(audio1, audio2)`. Raises ValueError naming `name` otherwise."""
+        if isinstance(item, dict) and "audio1" in item:
+            return item
         if isinstance(item, dict) and "text_pair" in item:
-            item = {"audio1": item.get("text"), "audio2": item["text_pair"]}
-        elif isinstance(item, (list, tuple)) and len(item) == 2:
-            item = {"audio1": item[0], "audio2": item[1]}
-        if not isinstance(item, dict) or any(item.get(key) is None for key in PAIR_COLUMNS):
-            raise ValueError(f"inputs[{index}] must be a pair: (audio1, audio2) or a dict with audio1 and audio2.")
-        return {key: decode_cell(item[key], name=f"inputs[{index}] {key}") for key in PAIR_COLUMNS}
+            return {"audio1": item.get("text"), "audio2": item["text_pair"]}
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            return {"audio1": item[0], "audio2": item[1]}
+        count = len(item) if isinstance(item, (list, tuple)) else 1
+        raise ValueError(f"{name} must be a pair of two clips (audio1, audio2); got {count}.")
 
     def measure(self, audio1, audio2, sampling_rate: int | None = None, crop: str | None = None):
         """Measure what the model heard of the two clips (the first 10 s of a longer one, or where `crop` cuts): an
@@ -252,15 +264,7 @@ class AudioDifferencePipeline(Pipeline):
         elif isinstance(audio1, dict) and "audio1" in audio1:
             inputs = audio1
         elif isinstance(audio1, (list, tuple)) and audio1 and not is_single_clip(audio1):
-            inputs = []
-            for i, pair in enumerate(audio1):
-                if isinstance(pair, dict) and "audio1" in pair:
-                    inputs.append(pair)
-                elif isinstance(pair, (list, tuple)) and len(pair) == 2:
-                    inputs.append({"audio1": pair[0], "audio2": pair[1]})
-                else:
-                    count = len(pair) if isinstance(pair, (list, tuple)) else 1
-                    raise ValueError(f"audio[{i}] must be a pair of two clips (audio1, audio2); got {count}.")
+            inputs = [AudioDifferencePipeline._as_pair(pair, f"audio[{i}]") for i, pair in enumerate(audio1)]
         else:
             raise ValueError(
                 "AudioDifferencePipeline needs two clips: pipe(audio1, audio2), or a list of (audio1, audio2) pairs."

@@ -1000,7 +1000,7 @@ def _soft_clipping(states: dict) -> None:
 ADDED_SOUND = ("noise", "distortion", "clipping", "bitcrush", "compression", "echo")
 
 
-def _codec(states: dict, clips, alignment, view: PairView) -> None:
+def _codec(states: dict, view: PairView) -> None:
     """A lossy codec: one clip's band ends well under the other's, deeper than a filter leaves it, and what it
     keeps below carries the other's sound with coding noise and holes (`pair.Waveforms.coding`), where a filter
     carries it almost exactly. Not read where the other clip has sound added (hiss, harmonics, a tail), which
@@ -1131,7 +1131,7 @@ def compare_measurements(first: ClipMeasurements, second: ClipMeasurements) -> E
     _one_filter(states, clips)
     _filter_cut(states, clips, alignment, view)
     _soft_clipping(states)
-    _codec(states, clips, alignment, view)
+    _codec(states, view)
     if states["duration"].differs:  # the sounding spans already say it
         states["length"].sentence = None
     return Evidence(clips, {name: states[name] for name in PROPERTIES})

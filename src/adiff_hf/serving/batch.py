@@ -72,8 +72,8 @@ class PairSource:
         for index, row in enumerate(rows):
             if not isinstance(row, dict):
                 raise ValueError(f"{self.path}: row {index + 1} is not an object with audio1 and audio2.")
-            missing = [column for column in PAIR_COLUMNS if not row.get(column) and self.dataset is None]
-            if missing:
+            missing = [] if self.dataset is not None else [column for column in PAIR_COLUMNS if not row.get(column)]
+            if missing:  # a dataset's cells may hold bytes without a path: read when explained
                 raise ValueError(f"{self.path}: row {index + 1} has no {' and no '.join(missing)}.")
             row["row"] = index
         self.rows = rows
